@@ -1,0 +1,217 @@
+"""The agent activity: one LLM call to any OpenAI-compatible endpoint.
+
+One ``AsyncOpenAI`` client per worker process, its retries off: Temporal owns
+every retry (see ``activities.errors``). The completion is streamed so the
+activity heartbeats while tokens arrive, and a dead worker is noticed within
+the agent's heartbeat timeout instead of its whole call timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+import structlog
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import classify
+from activities.prompts import build_messages, correction_message
+from baton.agents import AgentRegistry, UnknownAgentError
+from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, Usage, explain
+from baton.schemas import resolve_schema
+
+log = structlog.get_logger("baton.agent")
+
+# Extra tries, inside one attempt, when a structured answer fails validation.
+CORRECTION_TRIES = 2
+
+
+def make_openai_client(env: Mapping[str, str] = os.environ) -> openai.AsyncOpenAI:
+    """The worker's one client. Keys come from the environment, never from a workflow."""
+    base_url = env.get("OPENAI_BASE_URL")
+    api_key = env.get("OPENAI_API_KEY")
+    if not api_key:
+        if not base_url:
+            raise RuntimeError(
+                "No model endpoint: set OPENAI_API_KEY (and OPENAI_BASE_URL for a provider "
+                "other than OpenAI), or run `python starter.py run` to use the local demo model."
+            )
+        api_key = "unused"  # local servers (vLLM, Ollama, llama.cpp) ignore it
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0)
+
+
+@dataclass
+class Answer:
+    text: str
+    usage: Usage
+    model: str
+    usage_estimated: bool
+
+
+class AgentActivities:
+    def __init__(self, client: openai.AsyncOpenAI, registry: AgentRegistry):
+        self._client = client
+        self._registry = registry
+        # Models whose endpoint rejected ``json_schema``: ask them with
+        # ``json_object`` + schema straight away from then on.
+        self._json_schema_unsupported: set[str] = set()
+
+    @activity.defn(name="resolve_agents")
+    async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
+        """The specs a run will use, recorded in its history at the start."""
+        try:
+            return [self._registry.get(name) for name in request.names]
+        except UnknownAgentError as err:
+            raise ApplicationError(str(err), type="UnknownAgent", non_retryable=True) from None
+
+    @activity.defn(name="run_agent")
+    async def run_agent(self, request: AgentRequest) -> AgentResult:
+        info = activity.info()
+        with structlog.contextvars.bound_contextvars(
+            workflow_id=info.workflow_id,
+            activity_id=info.activity_id,
+            agent=request.agent.name,
+            stage=request.stage,
+            model=request.model,
+            attempt=info.attempt,
+        ):
+            log.info("agent call started")
+            result = await self._run(request)
+            log.info("agent call finished", total_tokens=result.usage.total_tokens)
+            return result
+
+    async def _run(self, request: AgentRequest) -> AgentResult:
+        schema = resolve_schema(request.agent.output_schema) if request.agent.output_schema else None
+        messages: list[dict[str, str]] = build_messages(request, schema)
+        if schema is None:
+            answer = await self._complete(request, messages, None)
+            return AgentResult(text=answer.text, model=answer.model, usage=answer.usage, usage_estimated=answer.usage_estimated)
+
+        usage = Usage()
+        for _ in range(1 + CORRECTION_TRIES):
+            answer = await self._complete_structured(request, messages, schema)
+            usage += answer.usage
+            try:
+                data = schema.model_validate_json(_strip_fences(answer.text))
+            except ValidationError as err:
+                error = explain(err)[:1000]
+                log.warning("structured output invalid", error=error)
+                messages = [*messages, {"role": "assistant", "content": answer.text}, correction_message(error)]
+                continue
+            return AgentResult(
+                text=data.model_dump_json(),
+                data=data.model_dump(mode="json"),
+                model=answer.model,
+                usage=usage,
+                usage_estimated=answer.usage_estimated,
+            )
+        raise ApplicationError(
+            f"{request.model}: answer did not match schema {request.agent.output_schema} "
+            f"after {1 + CORRECTION_TRIES} tries: {error}",
+            type="InvalidStructuredOutput",
+            non_retryable=True,
+        )
+
+    async def _complete_structured(
+        self, request: AgentRequest, messages: list[dict[str, str]], schema: type[BaseModel]
+    ) -> Answer:
+        json_schema = schema.model_json_schema()
+        if request.model not in self._json_schema_unsupported:
+            strict_format = {
+                "type": "json_schema",
+                "json_schema": {"name": schema.__name__, "schema": json_schema, "strict": False},
+            }
+            try:
+                return await self._complete(request, messages, strict_format)
+            except ApplicationError as err:
+                if not _rejects_json_schema(err):
+                    raise
+                log.info("endpoint rejected json_schema; using json_object + schema", error=err.message)
+                self._json_schema_unsupported.add(request.model)
+        # llama.cpp and several other servers take the schema this way instead.
+        return await self._complete(request, messages, {"type": "json_object", "schema": json_schema})
+
+    async def _complete(
+        self, request: AgentRequest, messages: list[dict[str, str]], response_format: dict[str, Any] | None
+    ) -> Answer:
+        spec = request.agent
+        extra: dict[str, Any] = {"response_format": response_format} if response_format else {}
+        parts: list[str] = []
+        usage: Usage | None = None
+        answered_by = request.model
+        activity.heartbeat("waiting for first token")
+        # A ticker keeps heartbeating while the server is still thinking before
+        # its first chunk (long prompts, reasoning models).
+        ticker = asyncio.create_task(_heartbeat_every(spec.heartbeat_seconds / 3, parts))
+        try:
+            stream = await self._client.chat.completions.create(
+                model=request.model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=spec.temperature,
+                max_tokens=spec.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+                timeout=spec.start_to_close_seconds,
+                **extra,
+            )
+            async for chunk in stream:
+                answered_by = chunk.model or answered_by
+                if chunk.usage:
+                    usage = Usage(
+                        prompt_tokens=chunk.usage.prompt_tokens or 0,
+                        completion_tokens=chunk.usage.completion_tokens or 0,
+                        total_tokens=chunk.usage.total_tokens or 0,
+                    )
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if getattr(delta, "refusal", None):
+                        raise ApplicationError(f"{request.model} refused: {delta.refusal}", type="Refused", non_retryable=True)
+                    if delta.content:
+                        parts.append(delta.content)
+                        activity.heartbeat(f"{sum(map(len, parts))} chars")
+        except openai.OpenAIError as err:
+            raise classify(err, request.model) from err
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        text = "".join(parts).strip()
+        if not text:
+            raise ApplicationError(f"{request.model} returned an empty answer", type="EmptyAnswer")
+        if usage is not None:
+            return Answer(text, usage, answered_by, usage_estimated=False)
+        # Some servers (llama-cpp-python) send no usage on streams: estimate it,
+        # one token per content chunk and ~4 characters per prompt token.
+        prompt = sum(len(m["content"]) for m in messages) // 4
+        estimate = Usage(prompt_tokens=prompt, completion_tokens=len(parts), total_tokens=prompt + len(parts))
+        return Answer(text, estimate, answered_by, usage_estimated=True)
+
+
+def _rejects_json_schema(err: ApplicationError) -> bool:
+    # OpenAI-style servers answer 400/422; llama-cpp-python answers 500 with
+    # its request-validation error, which names the field.
+    return err.type in ("HTTP400", "HTTP422") or (
+        err.type == "HTTP500" and ("response_format" in err.message or "json_schema" in err.message)
+    )
+
+
+async def _heartbeat_every(seconds: float, parts: list[str]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        activity.heartbeat(f"{sum(map(len, parts))} chars")
+
+
+def _strip_fences(text: str) -> str:
+    """Small models wrap JSON in markdown fences even when told not to."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()

@@ -1,0 +1,1 @@
+"""Baton: teams of AI agents run durably on Temporal."""

@@ -1,0 +1,90 @@
+"""Agents are data: load them from a TOML file into validated ``AgentSpec``s.
+
+The file has a ``[defaults]`` table every agent inherits and one
+``[agents.NAME]`` table per agent. ``BATON_MODEL`` replaces the default model,
+so one variable points the whole team at another model.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from baton.contracts import AgentSpec, explain
+from baton.schemas import resolve_schema
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_AGENTS_FILE = REPO_ROOT / "agents.toml"
+
+
+class AgentConfigError(ValueError):
+    """The agents file is missing, unreadable or invalid; the message says where."""
+
+
+class UnknownAgentError(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+class AgentRegistry:
+    def __init__(self, agents: Mapping[str, AgentSpec], source: str = "<memory>"):
+        self._agents = dict(agents)
+        self.source = source
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._agents)
+
+    def get(self, name: str) -> AgentSpec:
+        try:
+            return self._agents[name]
+        except KeyError:
+            raise UnknownAgentError(
+                f"unknown agent {name!r} (agents in {self.source}: {', '.join(self.names)})"
+            ) from None
+
+
+def agents_file_from_env(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("BATON_AGENTS") or DEFAULT_AGENTS_FILE)
+
+
+def load_agents(path: Path | None = None, env: Mapping[str, str] = os.environ) -> AgentRegistry:
+    path = path or agents_file_from_env(env)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AgentConfigError(f"agents file not found: {path} (set BATON_AGENTS to another file)") from None
+    except tomllib.TOMLDecodeError as err:
+        raise AgentConfigError(f"{path}: invalid TOML: {err}") from None
+    return parse_agents(document, source=str(path), env=env)
+
+
+def parse_agents(document: Mapping[str, Any], source: str, env: Mapping[str, str] = os.environ) -> AgentRegistry:
+    unknown_tables = set(document) - {"defaults", "agents"}
+    if unknown_tables:
+        raise AgentConfigError(f"{source}: unknown top-level tables {sorted(unknown_tables)}; expected [defaults] and [agents.NAME]")
+    defaults = dict(document.get("defaults", {}))
+    if env.get("BATON_MODEL"):
+        defaults["model"] = env["BATON_MODEL"]
+    tables = document.get("agents", {})
+    if not tables:
+        raise AgentConfigError(f"{source}: no agents defined; add an [agents.NAME] table")
+    agents: dict[str, AgentSpec] = {}
+    for name, table in tables.items():
+        merged = {**defaults, **table, "name": name}
+        merged["retry"] = {**defaults.get("retry", {}), **table.get("retry", {})}
+        try:
+            spec = AgentSpec.model_validate(merged)
+            if spec.output_schema:
+                resolve_schema(spec.output_schema)
+        except (ValidationError, ValueError) as err:
+            detail = explain(err) if isinstance(err, ValidationError) else str(err)
+            raise AgentConfigError(f"{source}: agent {name!r}: {detail}") from None
+        agents[name] = spec
+    return AgentRegistry(agents, source=source)
+

@@ -1,0 +1,196 @@
+"""Every payload that crosses a Temporal boundary, in one place.
+
+Workflow inputs and results, signal / update / query payloads, agent specs and
+agent requests / results. They travel through
+``temporalio.contrib.pydantic.pydantic_data_converter``, so each one is plain
+JSON that a person can type after ``temporal workflow start --input``.
+
+This module is pure (pydantic only): the workflow sandbox passes it through.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Names end up in activity summaries, markdown tables and CLI arguments: keep
+# them to a safe, readable alphabet.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def explain(err: ValidationError) -> str:
+    """A pydantic error as one line a person can act on: ``field: problem; ...``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in err.errors())
+
+
+class Contract(BaseModel):
+    """Base for all contracts: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- usage
+
+
+class Usage(Contract):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class RetrySpec(Contract):
+    """How Temporal retries one agent call (maps onto ``RetryPolicy``)."""
+
+    maximum_attempts: int = Field(default=5, ge=1, description="1 disables retries")
+    initial_interval_seconds: float = Field(default=1.0, gt=0)
+    backoff_coefficient: float = Field(default=2.0, ge=1.0)
+    maximum_interval_seconds: float = Field(default=60.0, gt=0)
+
+
+class AgentSpec(Contract):
+    """One agent: a model with instructions and its own failure policy."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    instructions: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    fallback_models: list[str] = Field(default_factory=list)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1024, ge=1)
+    start_to_close_seconds: float = Field(default=120.0, gt=0)
+    schedule_to_close_seconds: float = Field(default=600.0, gt=0)
+    heartbeat_seconds: float = Field(default=30.0, gt=0)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    output_schema: str | None = Field(
+        default=None,
+        description="Name of a schema in baton.schemas, or 'package.module:Class'.",
+    )
+
+
+class ContextItem(Contract):
+    """An earlier stage's output, handed to a later agent."""
+
+    name: str
+    output: str
+
+
+class AgentRequest(Contract):
+    """What one agent call gets: the goal, its task, earlier outputs, feedback."""
+
+    agent: AgentSpec
+    model: str = Field(description="The model for this call: the agent's or a fallback.")
+    goal: str
+    stage: str
+    instructions: str | None = None
+    context: list[ContextItem] = Field(default_factory=list)
+    feedback: list[str] = Field(default_factory=list)
+
+
+class AgentResult(Contract):
+    text: str
+    data: dict[str, Any] | None = Field(
+        default=None, description="The validated structured output, when the agent has a schema."
+    )
+    model: str = Field(description="The model that actually answered.")
+    usage: Usage = Field(default_factory=Usage)
+    usage_estimated: bool = Field(default=False, description="The server reported no usage; counted by Baton.")
+
+
+class ResolveAgentsRequest(Contract):
+    names: list[str]
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class StageSpec(Contract):
+    name: str = Field(pattern=NAME_PATTERN)
+    agent: str = Field(pattern=NAME_PATTERN)
+    review: bool = Field(default=False, description="Wait for approve/feedback after it runs.")
+    instructions: str | None = None
+
+
+class PipelineInput(Contract):
+    goal: str = Field(min_length=1, max_length=100_000)
+    stages: list[StageSpec] = Field(min_length=1, max_length=200)
+
+    @field_validator("goal")
+    @classmethod
+    def _goal_not_blank(cls, goal: str) -> str:
+        if not goal.strip():
+            raise ValueError("goal must not be blank")
+        return goal
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> PipelineInput:
+        seen: set[str] = set()
+        for stage in self.stages:
+            if stage.name in seen:
+                raise ValueError(f"duplicate stage name {stage.name!r}")
+            seen.add(stage.name)
+        return self
+
+
+class PipelineResult(Contract):
+    outputs: dict[str, str]
+    final: str | None
+    usage: Usage
+    state: str = "completed"
+
+
+# --------------------------------------------------------------------------- steering
+
+RunState = Literal["running", "paused", "awaiting_review", "completed", "failed", "cancelled"]
+StageState = Literal["pending", "running", "awaiting_review", "done"]
+
+
+class ApproveRequest(Contract):
+    stage: str | None = None
+
+
+class FeedbackRequest(Contract):
+    text: str
+    stage: str | None = None
+
+
+class RewindRequest(Contract):
+    stage: str
+
+
+class SteerAck(Contract):
+    """What an accepted update returns: which stage runs next, and why."""
+
+    accepted: bool = True
+    rerun_from: str
+    message: str
+
+
+class StageStatus(Contract):
+    name: str
+    agent: str
+    state: StageState
+    model: str | None = None
+    runs: int = 0
+    feedback: list[str] = Field(default_factory=list)
+
+
+class Status(Contract):
+    pattern: str
+    state: RunState
+    current_stage: str | None
+    completed_stages: list[str]
+    elapsed_seconds: float
+    usage: Usage
+    stages: list[StageStatus] = Field(default_factory=list)
+    awaiting_review: str | None = None
+    error: str | None = None

@@ -1,0 +1,61 @@
+"""structlog for every Baton process: readable on a terminal, JSON lines otherwise.
+
+Standard-library records (the Temporal SDK's, ``workflow.logger``'s) go through
+the same renderer, with the workflow / activity ids the SDK attaches flattened
+into the line. ``workflow.logger`` skips replays, so lines are not repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+_SDK_CONTEXT_KEYS = {
+    "temporal_workflow": ("workflow_id", "run_id", "workflow_type"),
+    "temporal_activity": ("workflow_id", "activity_id", "activity_type", "attempt"),
+}
+
+
+def _flatten_temporal_context(_, __, event: dict) -> dict:
+    for key, fields in _SDK_CONTEXT_KEYS.items():
+        context = event.pop(key, None)
+        if isinstance(context, dict):
+            for name in fields:
+                if name in context:
+                    event.setdefault(name, context[name])
+    return event
+
+
+def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
+    level = (level or os.environ.get("BATON_LOG_LEVEL") or "INFO").upper()
+    fmt = fmt or os.environ.get("BATON_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(allow=list(_SDK_CONTEXT_KEYS)),
+        _flatten_temporal_context,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer = structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[*shared[:3], shared[-1], structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request at INFO: noise next to the agent lines.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

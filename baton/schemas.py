@@ -1,0 +1,58 @@
+"""Structured-output schemas agents can be given by name in ``agents.toml``.
+
+An agent with ``output_schema = "Critique"`` is asked for JSON of that shape and
+its answer is validated with pydantic before the workflow sees it. A schema
+outside this module is named as ``"package.module:Class"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Critique(BaseModel):
+    verdict: Literal["approve", "revise"]
+    score: int = Field(ge=1, le=10, description="Overall quality from 1 to 10")
+    issues: list[str] = Field(description="Concrete problems to fix, most important first")
+
+
+class Classification(BaseModel):
+    label: str = Field(description="The category that fits best")
+    confidence: float = Field(ge=0.0, le=1.0)
+    reason: str
+
+
+class Review(BaseModel):
+    approved: bool
+    critique: str = Field(description="What must change before approval; empty when approved")
+
+
+BUILT_IN: dict[str, type[BaseModel]] = {
+    "Critique": Critique,
+    "Classification": Classification,
+    "Review": Review,
+}
+
+
+def resolve_schema(name: str) -> type[BaseModel]:
+    """The pydantic model a schema name stands for; ValueError when there is none.
+
+    Only operator configuration names schemas (never model output), so importing
+    ``package.module:Class`` is as safe as the config file itself.
+    """
+    if name in BUILT_IN:
+        return BUILT_IN[name]
+    module_name, sep, class_name = name.partition(":")
+    if not sep:
+        known = ", ".join(sorted(BUILT_IN))
+        raise ValueError(f"unknown output schema {name!r}: use one of {known} or 'package.module:Class'")
+    try:
+        schema = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"cannot import output schema {name!r}: {err}") from err
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise ValueError(f"output schema {name!r} is not a pydantic model")
+    return schema

@@ -1,0 +1,38 @@
+"""Connecting to Temporal: the standard ``TEMPORAL_*`` variables through
+``temporalio.envconfig``, the pydantic data converter, Baton's task queue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+DEFAULT_ADDRESS = "localhost:7233"
+DEFAULT_TASK_QUEUE = "baton"
+DEFAULT_UI_URL = "http://localhost:8233"
+
+
+def task_queue(env: Mapping[str, str] = os.environ) -> str:
+    return env.get("BATON_TASK_QUEUE") or DEFAULT_TASK_QUEUE
+
+
+def connect_config(env: Mapping[str, str] = os.environ) -> dict:
+    """``Client.connect`` keyword arguments from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+    TEMPORAL_API_KEY, TEMPORAL_TLS*, and TEMPORAL_PROFILE / the config file."""
+    config = dict(ClientConfig.load_client_connect_config(profile=env.get("TEMPORAL_PROFILE"), override_env_vars=env))
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    config.setdefault("namespace", "default")
+    return config
+
+
+async def connect(env: Mapping[str, str] = os.environ) -> Client:
+    return await Client.connect(**connect_config(env), data_converter=pydantic_data_converter)
+
+
+def web_ui_url(workflow_id: str, run_id: str | None = None, namespace: str = "default", env: Mapping[str, str] = os.environ) -> str:
+    base = (env.get("BATON_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+    url = f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
+    return f"{url}/{run_id}/history" if run_id else url

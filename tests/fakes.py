@@ -1,0 +1,63 @@
+"""Fake activities for workflow-logic tests: same names as the real ones
+(``run_agent``, ``resolve_agents``), no HTTP. Named fakes on purpose: only the
+time-skipping workflow tests use them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, Usage
+from tests.conftest import agent_registry
+
+
+@dataclass
+class FakeCall:
+    stage: str
+    agent: str
+    model: str
+    context: list[str]
+    feedback: list[str]
+
+
+@dataclass
+class FakeAgents:
+    calls: list[FakeCall] = field(default_factory=list)
+    # stage -> event the call waits on before answering (to hold a call in flight)
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    started: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
+    failing_models: set[str] = field(default_factory=set)
+
+    def hold(self, stage: str) -> asyncio.Event:
+        self.gates[stage] = asyncio.Event()
+        return self.gates[stage]
+
+    def stages_called(self) -> list[str]:
+        return [c.stage for c in self.calls]
+
+    @activity.defn(name="resolve_agents")
+    async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
+        registry = agent_registry()
+        unknown = [n for n in request.names if n not in registry.names]
+        if unknown:
+            raise ApplicationError(f"unknown agent {unknown[0]!r}", type="UnknownAgent", non_retryable=True)
+        return [registry.get(n) for n in request.names]
+
+    @activity.defn(name="run_agent")
+    async def run_agent(self, request: AgentRequest) -> AgentResult:
+        self.calls.append(FakeCall(request.stage, request.agent.name, request.model, [c.name for c in request.context], list(request.feedback)))
+        self.started[request.stage].set()
+        if request.stage in self.gates:
+            await self.gates[request.stage].wait()
+        if request.model in self.failing_models:
+            raise ApplicationError(f"{request.model} is down", type="HTTP404", non_retryable=True)
+        runs = sum(1 for c in self.calls if c.stage == request.stage)
+        return AgentResult(
+            text=f"{request.stage} v{runs}",
+            model=request.model,
+            usage=Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15),
+        )

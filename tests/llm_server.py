@@ -1,0 +1,191 @@
+"""A local OpenAI-compatible HTTP server for tests: scripted replies and faults.
+
+The real ``openai`` client and the real agent activity talk to it over HTTP, so
+retries, timeouts, streaming and error classification run for real. It:
+
+- answers ``POST /v1/chat/completions``, streamed (SSE) or not;
+- replies from a script (``script(match, Reply(...), ...)``: the next reply for
+  requests whose prompt contains ``match``), else with a default answer that
+  names the stage, so tests can see what each agent was given;
+- injects latency, any HTTP status with headers (429 + Retry-After, 500),
+  malformed bodies, hangs and dropped connections;
+- can reject ``response_format: json_schema`` like llama-cpp-python does;
+- records every request, so tests count calls per stage.
+
+It runs in its own thread and event loop so blocking test code cannot stall it.
+``python -m tests.llm_server --port 8099 --latency 0.5`` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+STAGE_LINE = re.compile(r"^Your stage: (.+)$", re.MULTILINE)
+
+
+@dataclass
+class Reply:
+    text: str | None = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None  # a raw body for errors, or malformed output
+    delay: float = 0.0  # seconds before answering
+    hang: bool = False  # never answer (until the client gives up)
+    drop: bool = False  # close the connection without an answer
+    usage: bool = True  # include token usage in the answer
+
+
+@dataclass
+class Request:
+    body: dict[str, Any]
+    prompt: str
+    stage: str | None
+    at: float
+
+
+class ScriptedLLM:
+    def __init__(self, latency: float = 0.0, reject_json_schema: bool = False):
+        self.latency = latency
+        self.reject_json_schema = reject_json_schema
+        self.requests: list[Request] = []
+        self._scripts: list[tuple[str, deque[Reply]]] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    # ----------------------------------------------------------- scripting
+
+    def script(self, match: str, *replies: Reply | str) -> None:
+        """The next requests whose prompt contains ``match`` get these replies, in order."""
+        queue = deque(Reply(text=r) if isinstance(r, str) else r for r in replies)
+        with self._lock:
+            self._scripts.append((match, queue))
+
+    def count(self, match: str = "") -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if match in r.prompt)
+
+    def stage_calls(self, stage: str) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r.stage == stage)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _next_reply(self, prompt: str) -> Reply | None:
+        with self._lock:
+            for match, queue in self._scripts:
+                if match in prompt and queue:
+                    return queue.popleft()
+        return None
+
+    # ----------------------------------------------------------- serving
+
+    async def _chat(self, http: web.Request) -> web.StreamResponse:
+        body = await http.json()
+        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        stage_match = STAGE_LINE.search(prompt)
+        stage = stage_match.group(1).strip() if stage_match else None
+        with self._lock:
+            self.requests.append(Request(body=body, prompt=prompt, stage=stage, at=time.monotonic()))
+            number = len(self.requests)
+        fmt = (body.get("response_format") or {}).get("type")
+        if self.reject_json_schema and fmt == "json_schema":
+            # What llama-cpp-python answers: a 500 carrying its validation error.
+            message = "1 validation error: body.response_format.type: Input should be 'text' or 'json_object'"
+            return web.json_response({"error": {"message": message, "type": "internal_server_error"}}, status=500)
+        reply = self._next_reply(prompt) or Reply(text=f"answer #{number} for stage {stage}")
+        await asyncio.sleep(self.latency + reply.delay)
+        if reply.hang:
+            await asyncio.sleep(3600)
+        if reply.drop:
+            assert http.transport is not None
+            http.transport.close()
+            return web.Response(status=500)
+        if reply.status != 200 or reply.body is not None and reply.text is None:
+            return web.Response(status=reply.status, text=reply.body or json.dumps({"error": {"message": f"scripted {reply.status}"}}), headers=reply.headers, content_type="application/json")
+        usage = _usage(prompt, reply.text or "") if reply.usage else None
+        model = body.get("model", "scripted")
+        if body.get("stream"):
+            return await self._stream(http, model, reply.text or "", usage)
+        message = {"role": "assistant", "content": reply.text}
+        answer = {"id": f"chatcmpl-{number}", "object": "chat.completion", "created": int(time.time()), "model": model,
+                  "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+        if usage:
+            answer["usage"] = usage
+        return web.json_response(answer)
+
+    async def _stream(self, http: web.Request, model: str, text: str, usage: dict | None) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(http)
+        base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        pieces = re.findall(r"\S+\s*|\s+", text) or [text]
+        for piece in pieces:
+            chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await response.write(f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n".encode())
+        if usage:
+            await response.write(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    # ----------------------------------------------------------- lifecycle
+
+    def start(self, port: int = 0) -> ScriptedLLM:
+        ready = threading.Event()
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            app = web.Application()
+            app.router.add_post("/v1/chat/completions", self._chat)
+            self._runner = web.AppRunner(app, access_log=None)
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", port)
+            self._loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="scripted-llm", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(10)
+
+
+def _usage(prompt: str, text: str) -> dict[str, int]:
+    prompt_tokens, completion_tokens = len(prompt.split()), len(text.split())
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = ScriptedLLM(latency=args.latency).start(args.port)
+    print(f"scripted LLM on {server.base_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()

@@ -1,0 +1,163 @@
+"""The agent activity with the real openai client against the scripted HTTP server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.agent import AgentActivities, make_openai_client
+from baton.contracts import AgentRequest, ContextItem, ResolveAgentsRequest
+from tests.conftest import agent_registry
+from tests.llm_server import Reply, ScriptedLLM
+
+
+def request(agent: str = "writer", **fields) -> AgentRequest:
+    spec = agent_registry().get(agent)
+    return AgentRequest(agent=spec, model=spec.model, goal="Explain tides", stage="draft", **fields)
+
+
+def activities_for(llm: ScriptedLLM) -> AgentActivities:
+    return AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}), agent_registry())
+
+
+async def run(llm: ScriptedLLM, req: AgentRequest, heartbeats: list | None = None):
+    env = ActivityEnvironment()
+    if heartbeats is not None:
+        env.on_heartbeat = lambda *details: heartbeats.append(details)
+    return await env.run(activities_for(llm).run_agent, req)
+
+
+async def test_streams_text_usage_and_heartbeats(llm: ScriptedLLM):
+    llm.script("Your stage: draft", "The moon pulls the oceans.")
+    heartbeats: list = []
+    result = await run(llm, request(context=[ContextItem(name="research", output="facts about tides")]), heartbeats)
+    assert result.text == "The moon pulls the oceans."
+    assert result.model == "test-model"
+    assert result.usage.completion_tokens == 5 and result.usage.total_tokens > 5
+    assert not result.usage_estimated
+    assert len(heartbeats) >= 2  # one before the first token, then as chunks arrive
+    sent = llm.requests[0]
+    assert sent.body["stream"] is True
+    assert "Explain tides" in sent.prompt and "facts about tides" in sent.prompt
+
+
+async def test_prompt_has_goal_context_feedback_and_nothing_else(llm: ScriptedLLM):
+    await run(llm, request(instructions="Keep it short", feedback=["Too long", "Add a diagram"]))
+    system, user = llm.requests[0].body["messages"]
+    assert system["content"] == agent_registry().get("writer").instructions
+    assert "Keep it short" in user["content"] and "- Too long" in user["content"] and "- Add a diagram" in user["content"]
+
+
+async def test_usage_estimated_when_server_sends_none(llm: ScriptedLLM):
+    llm.script("draft", Reply(text="one two three", usage=False))
+    result = await run(llm, request())
+    assert result.usage_estimated and result.usage.completion_tokens == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_client_errors_are_not_retryable(llm: ScriptedLLM, status: int):
+    llm.script("draft", Reply(status=status))
+    with pytest.raises(ApplicationError) as caught:
+        await run(llm, request())
+    assert caught.value.non_retryable and caught.value.type == f"HTTP{status}"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 409])
+async def test_server_errors_are_retryable(llm: ScriptedLLM, status: int):
+    llm.script("draft", Reply(status=status))
+    with pytest.raises(ApplicationError) as caught:
+        await run(llm, request())
+    assert not caught.value.non_retryable
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"Retry-After": "7"}, timedelta(seconds=7)), ({"retry-after-ms": "1500"}, timedelta(seconds=1.5)), ({}, None)],
+)
+async def test_rate_limit_carries_retry_after(llm: ScriptedLLM, headers, expected):
+    llm.script("draft", Reply(status=429, headers=headers))
+    with pytest.raises(ApplicationError) as caught:
+        await run(llm, request())
+    assert caught.value.type == "RateLimited" and not caught.value.non_retryable
+    assert caught.value.next_retry_delay == expected
+
+
+async def test_connection_drop_is_retryable(llm: ScriptedLLM):
+    llm.script("draft", Reply(drop=True))
+    with pytest.raises(ApplicationError) as caught:
+        await run(llm, request())
+    assert caught.value.type in ("ProviderUnreachable", "HTTP500") and not caught.value.non_retryable
+
+
+async def test_empty_answer_is_retryable(llm: ScriptedLLM):
+    llm.script("draft", Reply(text=""))
+    with pytest.raises(ApplicationError) as caught:
+        await run(llm, request())
+    assert caught.value.type == "EmptyAnswer" and not caught.value.non_retryable
+
+
+CRITIQUE = '{"verdict": "revise", "score": 6, "issues": ["too vague"]}'
+
+
+async def test_structured_output_uses_json_schema(llm: ScriptedLLM):
+    llm.script("draft", CRITIQUE)
+    result = await run(llm, request("critic"))
+    assert result.data == {"verdict": "revise", "score": 6, "issues": ["too vague"]}
+    fmt = llm.requests[0].body["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "Critique"
+
+
+async def test_structured_output_falls_back_to_json_object_when_rejected():
+    llm = ScriptedLLM(reject_json_schema=True).start()
+    try:
+        llm.script("draft", "```json\n" + CRITIQUE + "\n```")
+        activities = activities_for(llm)
+        env = ActivityEnvironment()
+        result = await env.run(activities.run_agent, request("critic"))
+        assert result.data["score"] == 6
+        kinds = [r.body["response_format"]["type"] for r in llm.requests]
+        assert kinds == ["json_schema", "json_object"]
+        assert llm.requests[1].body["response_format"]["schema"]["title"] == "Critique"
+        # The worker remembers: the next call goes straight to json_object.
+        llm.script("draft", CRITIQUE)
+        await env.run(activities.run_agent, request("critic"))
+        assert [r.body["response_format"]["type"] for r in llm.requests][2:] == ["json_object"]
+    finally:
+        llm.stop()
+
+
+async def test_invalid_structured_output_is_corrected_with_the_error(llm: ScriptedLLM):
+    llm.script("draft", "not json at all", '{"verdict": "maybe", "score": 6, "issues": []}', CRITIQUE)
+    result = await run(llm, request("critic"))
+    assert result.data["verdict"] == "revise"
+    assert len(llm.requests) == 3
+    assert "not valid for the required JSON schema" in llm.requests[2].prompt
+    assert "verdict" in llm.requests[2].prompt  # the validation error names the field
+    assert result.usage.total_tokens == sum(
+        len(r.prompt.split()) for r in llm.requests
+    ) + len("not json at all".split()) + len('{"verdict": "maybe", "score": 6, "issues": []}'.split()) + len(CRITIQUE.split())
+
+
+async def test_structured_output_fails_non_retryably_after_two_corrections(llm: ScriptedLLM):
+    llm.script("draft", "nope", "still nope", "never")
+    with pytest.raises(ApplicationError) as caught:
+        await run(llm, request("critic"))
+    assert caught.value.type == "InvalidStructuredOutput" and caught.value.non_retryable
+    assert len(llm.requests) == 3
+
+
+async def test_resolve_agents_names_unknown_agent(llm: ScriptedLLM):
+    env = ActivityEnvironment()
+    specs = await env.run(activities_for(llm).resolve_agents, ResolveAgentsRequest(names=["writer", "critic"]))
+    assert [s.name for s in specs] == ["writer", "critic"]
+    with pytest.raises(ApplicationError, match="unknown agent 'ghost'.*writer") as caught:
+        await env.run(activities_for(llm).resolve_agents, ResolveAgentsRequest(names=["ghost"]))
+    assert caught.value.non_retryable
+
+
+def test_worker_refuses_to_start_without_an_endpoint():
+    with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
+        make_openai_client({})

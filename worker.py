@@ -1,0 +1,78 @@
+"""A Baton worker: every workflow and the agent activity, for the Temporal
+server in TEMPORAL_ADDRESS and the model endpoint in OPENAI_BASE_URL.
+
+    python worker.py
+
+It starts nothing else (no dev server, no model): that is ``starter.py run``.
+SIGTERM / Ctrl-C stop polling and let agent calls in flight finish within
+BATON_SHUTDOWN_GRACE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Mapping
+from datetime import timedelta
+
+import openai
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import AgentActivities, make_openai_client
+from baton.agents import AgentRegistry, load_agents
+from baton.logs import configure_logging
+from baton.temporal import connect, task_queue
+from workflows import ALL_WORKFLOWS
+
+log = structlog.get_logger("baton.worker")
+
+# Pure modules the sandbox need not re-import for every workflow run.
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "baton")
+
+
+def build_worker(
+    client: Client,
+    registry: AgentRegistry,
+    llm: openai.AsyncOpenAI,
+    env: Mapping[str, str] = os.environ,
+) -> Worker:
+    agents = AgentActivities(llm, registry)
+    return Worker(
+        client,
+        task_queue=task_queue(env),
+        workflows=ALL_WORKFLOWS,
+        activities=[agents.run_agent, agents.resolve_agents],
+        # One slot per concurrent LLM call this worker may make.
+        max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
+        graceful_shutdown_timeout=timedelta(seconds=float(env.get("BATON_SHUTDOWN_GRACE_SECONDS", "30"))),
+        workflow_runner=workflow_runner(),
+    )
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
+
+
+async def run_worker(env: Mapping[str, str] = os.environ) -> None:
+    registry = load_agents(env=env)
+    llm = make_openai_client(env)
+    client = await connect(env)
+    worker = build_worker(client, registry, llm, env)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=worker.task_queue, agents=registry.names, llm=str(llm.base_url))
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing agent calls in flight")
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    configure_logging()
+    asyncio.run(run_worker())

@@ -1,0 +1,321 @@
+"""The control plane every pattern shares, written once.
+
+A pattern workflow subclasses ``ControlPlane`` and gets: the pause gate checked
+before every agent call, the approval inbox and review gate, feedback / rewind
+requests with validators, per-stage checkpoints, token accounting, the
+``status`` and ``result`` queries, the Web UI's current details, and
+``call_agent``, which turns an agent spec into an activity call with that
+agent's retry policy, timeouts, summary and fallback models.
+
+Everything here is deterministic: no I/O, no wall clock, no randomness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import (
+        AgentRequest,
+        AgentResult,
+        AgentSpec,
+        ApproveRequest,
+        ContextItem,
+        FeedbackRequest,
+        ResolveAgentsRequest,
+        RewindRequest,
+        RunState,
+        StageStatus,
+        Status,
+        SteerAck,
+        Usage,
+    )
+    from workflows.details import render_details
+
+
+@dataclass
+class Checkpoint:
+    """What a run knew just before a stage started: rewind restores it."""
+
+    outputs: dict[str, str]
+    feedback: dict[str, list[str]]
+
+
+@dataclass
+class Jump:
+    """A person asked to run again from ``stage`` (feedback or rewind)."""
+
+    stage: str
+    restore: Checkpoint | None = None
+
+
+@dataclass
+class RunMemory:
+    outputs: dict[str, str] = field(default_factory=dict)
+    feedback: dict[str, list[str]] = field(default_factory=dict)
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+
+
+def retry_policy(spec: AgentSpec) -> RetryPolicy:
+    return RetryPolicy(
+        maximum_attempts=spec.retry.maximum_attempts,
+        initial_interval=timedelta(seconds=spec.retry.initial_interval_seconds),
+        backoff_coefficient=spec.retry.backoff_coefficient,
+        maximum_interval=timedelta(seconds=spec.retry.maximum_interval_seconds),
+    )
+
+
+class ControlPlane:
+    pattern = "pattern"
+
+    def __init__(self) -> None:
+        self._state: RunState = "running"
+        self._paused = False
+        self._usage = Usage()
+        self._specs: dict[str, AgentSpec] = {}
+        self._stages: dict[str, StageStatus] = {}
+        self._current: str | None = None
+        self._awaiting: str | None = None
+        self._approved: set[str] = set()
+        self._jump: Jump | None = None
+        self._last_done: str | None = None
+        self._error: str | None = None
+        self.memory = RunMemory()
+
+    # ------------------------------------------------------------ pause / resume
+
+    @workflow.signal
+    def pause(self) -> None:
+        """No new agent call starts until ``resume``; a call in flight finishes."""
+        self._paused = True
+        self._publish()
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+        self._publish()
+
+    async def pause_gate(self) -> None:
+        await workflow.wait_condition(lambda: not self._paused)
+
+    # ------------------------------------------------------------ review gates
+
+    @workflow.signal
+    def approve(self, request: ApproveRequest | None = None) -> None:
+        stage = (request.stage if request else None) or self._awaiting
+        if stage is None or stage not in self._stages:
+            workflow.logger.warning("approve ignored: no stage %r awaiting review", stage)
+            return
+        self._approved.add(stage)
+
+    async def review_gate(self, stage: str) -> None:
+        """Wait after a ``review: true`` stage until it is approved or sent back."""
+        self._awaiting = stage
+        self._set_stage(stage, "awaiting_review")
+        try:
+            await workflow.wait_condition(lambda: stage in self._approved or self._jump is not None)
+        finally:
+            self._awaiting = None
+        if stage in self._approved:
+            self._set_stage(stage, "done")
+
+    @workflow.update
+    def feedback(self, request: FeedbackRequest) -> SteerAck:
+        """Re-run a stage (default: the one awaiting review, else the last done) with feedback."""
+        stage = self._feedback_target(request)
+        self.memory.feedback.setdefault(stage, []).append(request.text.strip())
+        self._stages[stage].feedback.append(request.text.strip())
+        self._request_jump(Jump(stage))
+        return SteerAck(rerun_from=stage, message=f"stage {stage!r} will run again with the feedback")
+
+    @feedback.validator
+    def _validate_feedback(self, request: FeedbackRequest) -> None:
+        if not request.text.strip():
+            raise ValueError("feedback text must not be empty")
+        self._feedback_target(request)
+
+    def _feedback_target(self, request: FeedbackRequest) -> str:
+        stage = request.stage or self._awaiting or self._last_done
+        if stage is None:
+            raise ValueError("no stage has completed yet; name one with 'stage'")
+        self._require_started(stage)
+        return stage
+
+    @workflow.update
+    def rewind(self, request: RewindRequest) -> SteerAck:
+        """Restore the state checkpointed before a stage and run again from there."""
+        self._require_started(request.stage)
+        self._request_jump(Jump(request.stage, restore=self.memory.checkpoints[request.stage]))
+        return SteerAck(rerun_from=request.stage, message=f"rewound to the checkpoint before {request.stage!r}")
+
+    @rewind.validator
+    def _validate_rewind(self, request: RewindRequest) -> None:
+        self._require_started(request.stage)
+
+    def _require_started(self, stage: str) -> None:
+        if self._state not in ("running", "paused", "awaiting_review"):
+            raise ValueError(f"the run is {self._state}; it can no longer be steered")
+        if stage not in self._stages:
+            raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(self._stages)}")
+        if stage not in self.memory.checkpoints:
+            raise ValueError(f"stage {stage!r} has not run yet")
+
+    def _request_jump(self, jump: Jump) -> None:
+        # Two requests before the loop looks: the earliest stage wins, so no
+        # requested re-run is skipped.
+        order = list(self._stages)
+        if self._jump is None or order.index(jump.stage) <= order.index(self._jump.stage):
+            self._jump = jump
+        self._publish()
+
+    def take_jump(self) -> str | None:
+        """The stage to continue from, if a person asked for a re-run; applies its reset."""
+        jump, self._jump = self._jump, None
+        if jump is None:
+            return None
+        if jump.restore is not None:
+            self.memory.outputs = dict(jump.restore.outputs)
+            self.memory.feedback = {k: list(v) for k, v in jump.restore.feedback.items()}
+        order = list(self._stages)
+        for name in order[order.index(jump.stage):]:
+            self._approved.discard(name)
+            self._stages[name].state = "pending"
+        self._publish()
+        return jump.stage
+
+    def checkpoint(self, stage: str) -> None:
+        self.memory.checkpoints[stage] = Checkpoint(
+            outputs=dict(self.memory.outputs),
+            feedback={k: list(v) for k, v in self.memory.feedback.items()},
+        )
+
+    # ------------------------------------------------------------ agents
+
+    async def resolve_agents(self, names: set[str]) -> None:
+        """Fetch agent specs once; the history records the config this run used."""
+        specs = await workflow.execute_local_activity(
+            "resolve_agents",
+            ResolveAgentsRequest(names=sorted(names)),
+            result_type=list[AgentSpec],
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+        self._specs.update({spec.name: spec for spec in specs})
+
+    async def call_agent(
+        self,
+        stage: str,
+        agent: str,
+        goal: str,
+        context: list[ContextItem],
+        instructions: str | None = None,
+    ) -> AgentResult:
+        """Run one agent for one stage: pause gate, then the primary model, then each fallback."""
+        await self.pause_gate()
+        spec = self._specs[agent]
+        self._current = stage
+        self._set_stage(stage, "running")
+        self._stages[stage].runs += 1
+        models = [spec.model, *spec.fallback_models]
+        for position, model in enumerate(models):
+            request = AgentRequest(
+                agent=spec,
+                model=model,
+                goal=goal,
+                stage=stage,
+                instructions=instructions,
+                context=context,
+                feedback=self.memory.feedback.get(stage, []),
+            )
+            try:
+                result = await workflow.execute_activity(
+                    "run_agent",
+                    request,
+                    result_type=AgentResult,
+                    start_to_close_timeout=timedelta(seconds=spec.start_to_close_seconds),
+                    schedule_to_close_timeout=timedelta(seconds=spec.schedule_to_close_seconds),
+                    heartbeat_timeout=timedelta(seconds=spec.heartbeat_seconds),
+                    retry_policy=retry_policy(spec),
+                    summary=f"{agent} · {stage}" + (f" · fallback {model}" if position else ""),
+                )
+            except ActivityError as err:
+                if position == len(models) - 1:
+                    raise
+                workflow.logger.warning("agent %s failed on %s, trying %s: %s", agent, model, models[position + 1], err.cause)
+                continue
+            self._usage += result.usage
+            self._stages[stage].model = result.model
+            self._current = None
+            return result
+        raise AssertionError("unreachable: the last model re-raises")
+
+    def stage_done(self, stage: str, output: str) -> None:
+        self.memory.outputs[stage] = output
+        self._last_done = stage
+        self._set_stage(stage, "done")
+
+    # ------------------------------------------------------------ ends of a run
+
+    def failed(self, err: ActivityError) -> ApplicationError:
+        """The run's failure: which stage, which agent, and the provider's reason."""
+        stage = self._current
+        cause = err.cause if err.cause is not None else err
+        self._error = f"stage {stage!r} failed: {cause}"
+        self._state = "failed"
+        self._record_outputs()
+        return ApplicationError(self._error, type="StageFailed", non_retryable=True)
+
+    def cancelled(self) -> None:
+        self._state = "cancelled"
+        self._record_outputs()
+
+    def completed(self) -> None:
+        self._state = "completed"
+        self._publish()
+
+    def _record_outputs(self) -> None:
+        # A cancelled or failed run keeps what it produced in its memo, readable
+        # without a worker (`temporal workflow describe`, the Web UI).
+        workflow.upsert_memo({"partial_outputs": dict(self.memory.outputs), "usage": self._usage.model_dump()})
+        self._publish()
+
+    # ------------------------------------------------------------ status
+
+    def init_stages(self, stages: list[tuple[str, str]]) -> None:
+        self._stages = {name: StageStatus(name=name, agent=agent, state="pending") for name, agent in stages}
+        self._publish()
+
+    def _set_stage(self, stage: str, state: str) -> None:
+        self._stages[stage].state = state  # type: ignore[assignment]
+        self._publish()
+
+    def run_state(self) -> RunState:
+        if self._state != "running":
+            return self._state
+        if self._awaiting is not None:
+            return "awaiting_review"
+        if self._paused:
+            return "paused"
+        return "running"
+
+    @workflow.query
+    def status(self) -> Status:
+        elapsed = workflow.now() - workflow.info().start_time
+        return Status(
+            pattern=self.pattern,
+            state=self.run_state(),
+            current_stage=self._current or self._awaiting,
+            completed_stages=[name for name, s in self._stages.items() if s.state == "done"],
+            elapsed_seconds=round(elapsed.total_seconds(), 3),
+            usage=self._usage,
+            stages=list(self._stages.values()),
+            awaiting_review=self._awaiting,
+            error=self._error,
+        )
+
+    def _publish(self) -> None:
+        workflow.set_current_details(render_details(self.pattern, self.run_state(), list(self._stages.values()), self._usage))

@@ -1,0 +1,27 @@
+"""The run's current details for the Temporal Web UI: a markdown table of stages."""
+
+from __future__ import annotations
+
+from baton.contracts import StageStatus, Usage
+
+STATE_ICONS = {"pending": "⏳", "running": "▶️", "awaiting_review": "✋", "done": "✅"}
+
+
+def render_details(pattern: str, state: str, stages: list[StageStatus], usage: Usage) -> str:
+    lines = [
+        f"**{pattern}** · {state} · {usage.total_tokens} tokens",
+        "",
+        "| stage | agent | state | model | runs | feedback |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in stages:
+        feedback = " / ".join(_cell(text) for text in s.feedback) or "–"
+        lines.append(
+            f"| {s.name} | {s.agent} | {STATE_ICONS.get(s.state, '')} {s.state} | {s.model or '–'} | {s.runs} | {feedback} |"
+        )
+    return "\n".join(lines)
+
+
+def _cell(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

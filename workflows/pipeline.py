@@ -1,0 +1,53 @@
+"""PipelineWorkflow: stages run in order, each agent seeing the goal and the
+outputs of the stages before it; stages marked ``review`` wait for a person."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import ContextItem, PipelineInput, PipelineResult
+    from workflows.control import ControlPlane
+
+
+# A ValidationError (bad input typed at the CLI) fails the run with its message
+# instead of retrying the workflow task forever.
+@workflow.defn(name="PipelineWorkflow", failure_exception_types=[pydantic.ValidationError])
+class PipelineWorkflow(ControlPlane):
+    pattern = "pipeline"
+
+    @workflow.run
+    async def run(self, inp: PipelineInput) -> PipelineResult:
+        self.init_stages([(s.name, s.agent) for s in inp.stages])
+        await self.resolve_agents({s.agent for s in inp.stages})
+        order = [s.name for s in inp.stages]
+        index = 0
+        try:
+            while index < len(inp.stages):
+                stage = inp.stages[index]
+                self.checkpoint(stage.name)
+                context = [ContextItem(name=n, output=self.memory.outputs[n]) for n in order[:index] if n in self.memory.outputs]
+                result = await self.call_agent(stage.name, stage.agent, inp.goal, context, stage.instructions)
+                self.stage_done(stage.name, result.text)
+                if stage.review:
+                    await self.review_gate(stage.name)
+                rerun_from = self.take_jump()
+                index = order.index(rerun_from) if rerun_from else index + 1
+        except ActivityError as err:
+            raise self.failed(err) from err
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        self.completed()
+        return self.result()
+
+    @workflow.query
+    def result(self) -> PipelineResult:
+        """The outputs so far (all of them once the run has completed)."""
+        outputs = self.memory.outputs
+        final = outputs[list(outputs)[-1]] if outputs else None
+        return PipelineResult(outputs=dict(outputs), final=final, usage=self._usage, state=self.run_state())
