@@ -2,7 +2,8 @@
 
 The file has a ``[defaults]`` table every agent inherits and one
 ``[agents.NAME]`` table per agent. ``BATON_MODEL`` replaces the default model,
-so one variable points the whole team at another model.
+so one variable points the whole team at another model; ``BATON_MAX_TOKENS``
+replaces the default answer length.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def parse_agents(document: Mapping[str, Any], source: str, env: Mapping[str, str
     defaults = dict(document.get("defaults", {}))
     if env.get("BATON_MODEL"):
         defaults["model"] = env["BATON_MODEL"]
+    if env.get("BATON_MAX_TOKENS"):
+        defaults["max_tokens"] = env["BATON_MAX_TOKENS"]
     tables = document.get("agents", {})
     if not tables:
         raise AgentConfigError(f"{source}: no agents defined; add an [agents.NAME] table")

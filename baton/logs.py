@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -29,9 +30,10 @@ def _flatten_temporal_context(_, __, event: dict) -> dict:
     return event
 
 
-def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
+def configure_logging(level: str | None = None, fmt: str | None = None, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
     level = (level or os.environ.get("BATON_LOG_LEVEL") or "INFO").upper()
-    fmt = fmt or os.environ.get("BATON_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+    fmt = fmt or os.environ.get("BATON_LOG_FORMAT") or ("console" if stream.isatty() else "json")
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -40,18 +42,21 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
         _flatten_temporal_context,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer = structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
+    if fmt == "console":
+        renderers = [structlog.dev.ConsoleRenderer()]
+    else:
+        renderers = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     structlog.configure(
         processors=[*shared[:3], shared[-1], structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
         )
     )
     root = logging.getLogger()

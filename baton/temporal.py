@@ -22,14 +22,21 @@ def task_queue(env: Mapping[str, str] = os.environ) -> str:
 def connect_config(env: Mapping[str, str] = os.environ) -> dict:
     """``Client.connect`` keyword arguments from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
     TEMPORAL_API_KEY, TEMPORAL_TLS*, and TEMPORAL_PROFILE / the config file."""
-    config = dict(ClientConfig.load_client_connect_config(profile=env.get("TEMPORAL_PROFILE"), override_env_vars=env))
+    config = dict(ClientConfig.load_client_connect_config(profile=env.get("TEMPORAL_PROFILE"), override_env_vars=dict(env)))
     config.setdefault("target_host", DEFAULT_ADDRESS)
     config.setdefault("namespace", "default")
     return config
 
 
 async def connect(env: Mapping[str, str] = os.environ) -> Client:
-    return await Client.connect(**connect_config(env), data_converter=pydantic_data_converter)
+    config = connect_config(env)
+    try:
+        return await Client.connect(**config, data_converter=pydantic_data_converter)
+    except RuntimeError as err:
+        raise RuntimeError(
+            f"cannot reach the Temporal server at {config['target_host']}: {err}\n"
+            "Start the embedded one with `python starter.py run`, or set TEMPORAL_ADDRESS."
+        ) from None
 
 
 def web_ui_url(workflow_id: str, run_id: str | None = None, namespace: str = "default", env: Mapping[str, str] = os.environ) -> str:

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import make_openai_client
-from baton.agents import AgentRegistry, parse_agents
+from baton.agents import AgentRegistry, load_agents
 from tests.llm_server import ScriptedLLM
 from worker import build_worker
 
@@ -25,28 +25,11 @@ BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
 TEST_SERVER = BIN / "temporal-test-server"
 
-# Agents with short timeouts so failure paths finish in seconds.
-TEST_AGENTS = {
-    "defaults": {
-        "model": "test-model",
-        "max_tokens": 200,
-        "start_to_close_seconds": 10,
-        "schedule_to_close_seconds": 60,
-        "heartbeat_seconds": 2,
-        "retry": {"maximum_attempts": 4, "initial_interval_seconds": 0.1, "backoff_coefficient": 1.0, "maximum_interval_seconds": 1},
-    },
-    "agents": {
-        "researcher": {"instructions": "Research the goal."},
-        "writer": {"instructions": "Write a draft."},
-        "editor": {"instructions": "Edit the draft."},
-        "critic": {"instructions": "Critique the draft.", "output_schema": "Critique"},
-        "flaky": {"instructions": "Often fails.", "model": "flaky-model", "fallback_models": ["backup-model"], "retry": {"maximum_attempts": 2}},
-    },
-}
+TEST_AGENTS_FILE = Path(__file__).parent / "agents.toml"
 
 
 def agent_registry() -> AgentRegistry:
-    return parse_agents(TEST_AGENTS, source="tests/conftest.py", env={})
+    return load_agents(TEST_AGENTS_FILE, env={})
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +67,13 @@ def task_queue() -> str:
 
 
 def worker_env(llm: ScriptedLLM, task_queue: str, **extra: str) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "test-key", "BATON_TASK_QUEUE": task_queue, **extra}
+    return {
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "test-key",
+        "BATON_TASK_QUEUE": task_queue,
+        "BATON_AGENTS": str(TEST_AGENTS_FILE),
+        **extra,
+    }
 
 
 @asynccontextmanager

