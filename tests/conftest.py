@@ -3,6 +3,7 @@ and workers running Baton's real worker code."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
@@ -83,3 +84,25 @@ async def real_worker(client: Client, llm: ScriptedLLM, task_queue: str) -> Asyn
     worker = build_worker(client, agent_registry(), make_openai_client(env), env)
     async with worker:
         yield worker
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def address_of(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+async def spawn_worker(env: WorkflowEnvironment, llm: ScriptedLLM, task_queue: str, log: Path) -> asyncio.subprocess.Process:
+    """``python worker.py`` in its own process, as an operator runs it; returns once it polls."""
+    process_env = {**os.environ, **worker_env(llm, task_queue), "TEMPORAL_ADDRESS": address_of(env), "BATON_LOG_FORMAT": "json"}
+    with open(log, "ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "worker.py", cwd=REPO_ROOT, env=process_env, stdout=out, stderr=out
+        )
+    async with asyncio.timeout(30):
+        while "worker started" not in log.read_text():
+            if process.returncode is not None:
+                raise RuntimeError(f"worker exited with {process.returncode}:\n{log.read_text()}")
+            await asyncio.sleep(0.1)
+    return process

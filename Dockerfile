@@ -1,0 +1,18 @@
+# The Baton worker image: `python worker.py`, configured from the environment.
+FROM python:3.11-slim
+
+WORKDIR /app
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Dependencies first, so code changes do not reinstall them.
+COPY pyproject.toml README.md ./
+COPY baton ./baton
+COPY workflows ./workflows
+COPY activities ./activities
+COPY worker.py starter.py agents.toml ./
+RUN pip install .
+
+# No secrets in the image: keys come from the environment at run time.
+RUN useradd --create-home --uid 10001 baton
+USER baton
+CMD ["python", "worker.py"]

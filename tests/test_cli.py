@@ -1,0 +1,128 @@
+"""The README's command lines, run for real: the `temporal` CLI and starter.py
+against the dev server, with Baton's worker and the scripted LLM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shlex
+import sys
+import uuid
+
+import pytest
+
+from baton import client as baton
+from tests.conftest import BIN, REPO_ROOT, address_of, real_worker
+
+
+def readme_block(heading: str) -> list[str]:
+    """The command lines of the first ```sh block after a README heading."""
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index(heading):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+TEMPORAL_LINES = readme_block("### From the `temporal` CLI")
+
+
+def temporal_line(name: str) -> str:
+    """The README line that does ``name`` (e.g. '--name feedback', 'workflow start')."""
+    [line] = [line for line in TEMPORAL_LINES if name in line]
+    return line
+
+
+async def sh(line: str, dev_env) -> tuple[int, str]:
+    env = {**os.environ, "TEMPORAL_ADDRESS": address_of(dev_env), "PATH": f"{BIN}:{os.environ['PATH']}"}
+    argv = shlex.split(line)
+    if argv[0] == "python":
+        argv[0] = sys.executable
+    process = await asyncio.create_subprocess_exec(
+        *argv, cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode()
+
+
+async def ok(line: str, dev_env) -> str:
+    code, out = await sh(line, dev_env)
+    assert code == 0, f"{line}\n{out}"
+    return out
+
+
+async def until_state(dev_env, workflow_id: str, predicate, timeout: float = 20):
+    async with asyncio.timeout(timeout):
+        while True:
+            status = await baton.status(dev_env.client, workflow_id)
+            if predicate(status):
+                return status
+            await asyncio.sleep(0.1)
+
+
+async def test_readme_temporal_cli_lines_drive_a_pipeline(dev_env, llm):
+    async with real_worker(dev_env.client, llm, "baton"):  # the README's task queue
+        await ok(temporal_line("workflow start"), dev_env)
+        out = await ok(temporal_line("--name status"), dev_env)
+        assert '"state"' in out
+
+        await ok(temporal_line("--name pause"), dev_env)
+        await ok(temporal_line("--name resume"), dev_env)
+        await until_state(dev_env, "tides-1", lambda s: s.awaiting_review == "draft")
+
+        out = await ok(temporal_line("--name feedback"), dev_env)
+        assert "draft" in out
+        await until_state(dev_env, "tides-1", lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 2)
+        assert "Use a beach analogy" in llm.requests[-1].prompt
+
+        await ok(temporal_line("--name rewind"), dev_env)
+        await until_state(dev_env, "tides-1", lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 3)
+
+        await ok(temporal_line("--name approve"), dev_env)
+        out = await ok(temporal_line("workflow result"), dev_env)
+        assert "COMPLETED" in out.upper() and "edit" in out
+        out = await ok(temporal_line("workflow metadata"), dev_env)
+        assert "| draft | writer |" in out and "Use a beach analogy" in out
+        assert [llm.stage_calls(s) for s in ("research", "draft", "edit")] == [1, 3, 1]
+
+        # Cancel a second run of the same id.
+        await ok(temporal_line("workflow start"), dev_env)
+        await until_state(dev_env, "tides-1", lambda s: s.awaiting_review == "draft")
+        await ok(temporal_line("workflow cancel"), dev_env)
+        status = await until_state(dev_env, "tides-1", lambda s: s.state == "cancelled")
+        assert status.completed_stages == ["research"]
+
+
+async def test_readme_starter_lines_drive_a_pipeline(dev_env, llm, tmp_path):
+    inp = {"goal": "Explain tides", "stages": [{"name": "research", "agent": "researcher"},
+                                               {"name": "draft", "agent": "writer", "review": True}]}
+    workflow_id = f"starter-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "pipeline.json").write_text(json.dumps(inp))
+    async with real_worker(dev_env.client, llm, "baton"):
+        out = await ok(f"python starter.py start --input @{tmp_path / 'pipeline.json'} --id {workflow_id}", dev_env)
+        assert json.loads(out)["workflow_id"] == workflow_id
+        await until_state(dev_env, workflow_id, lambda s: s.awaiting_review == "draft")
+        out = await ok(f"python starter.py feedback {workflow_id} 'More on the moon'", dev_env)
+        assert json.loads(out)["rerun_from"] == "draft"
+        await until_state(dev_env, workflow_id, lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 2)
+        status = json.loads(await ok(f"python starter.py status {workflow_id}", dev_env))
+        assert status["stages"][1]["feedback"] == ["More on the moon"]
+        await ok(f"python starter.py approve {workflow_id} --stage draft", dev_env)
+        result = json.loads(await ok(f"python starter.py result {workflow_id} --wait", dev_env))
+        assert set(result["outputs"]) == {"research", "draft"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("python starter.py start --input '{not json'", "invalid pipeline input"),
+        ("python starter.py start --input '{\"goal\": \"x\", \"stages\": []}'", "stages"),
+        ("python starter.py start --input @/nonexistent.json", "input file not found"),
+        ("python starter.py status no-such-run", "no run with id 'no-such-run'"),
+        ("python starter.py feedback no-such-run 'text'", "no run with id 'no-such-run'"),
+    ],
+)
+async def test_starter_names_the_problem(dev_env, line, message):
+    code, out = await sh(line, dev_env)
+    assert code == 2 and message in " ".join(out.split()), out
