@@ -16,6 +16,7 @@ Signals and updates are addressed by name, so they work on every pattern.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any
 
@@ -116,7 +117,11 @@ async def rewind(client: Client, workflow_id: str, stage: str) -> SteerAck:
 
 
 async def status(client: Client, workflow_id: str) -> Status:
-    return await _call(client, workflow_id, lambda h: h.query("status", result_type=Status))
+    """The run's status; for a run still going, ``elapsed_seconds`` counts up to now."""
+    current: Status = await _call(client, workflow_id, lambda h: h.query("status", result_type=Status))
+    if current.state not in ("completed", "failed", "cancelled"):
+        current.elapsed_seconds = round((datetime.now(timezone.utc) - current.started_at).total_seconds(), 3)
+    return current
 
 
 async def result(client: Client, workflow_id: str) -> PipelineResult:

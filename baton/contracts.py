@@ -10,6 +10,7 @@ This module is pure (pydantic only): the workflow sandbox passes it through.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -189,7 +190,11 @@ class Status(Contract):
     state: RunState
     current_stage: str | None
     completed_stages: list[str]
-    elapsed_seconds: float
+    elapsed_seconds: float = Field(
+        description="Run time as of the run's latest step (workflow time is deterministic, so a "
+        "waiting run's figure stands still); baton.client.status adds the wait since."
+    )
+    started_at: datetime
     usage: Usage
     stages: list[StageStatus] = Field(default_factory=list)
     awaiting_review: str | None = None

@@ -59,8 +59,10 @@ def configure_logging(level: str | None = None, fmt: str | None = None, stream: 
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
         )
     )
+    handler.set_name("baton")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler on a second call; leave anyone else's alone.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "baton"] + [handler]
     root.setLevel(level)
     # httpx logs every request at INFO: noise next to the agent lines.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -3,6 +3,7 @@ scripted OpenAI-compatible server standing in for the provider."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -104,3 +105,17 @@ async def test_malformed_structured_output_is_corrected(dev_env, llm, task_queue
     llm.script("Your stage: critique", '{"verdict": "approve", "score": 11', '{"verdict": "approve", "score": 9, "issues": []}')
     _, result, _ = await run_pipeline(dev_env, llm, task_queue, pipeline(("critique", "critic")))
     assert '"score":9' in result.final and llm.stage_calls("critique") == 2
+
+
+async def test_status_elapsed_counts_while_a_run_waits(dev_env, llm, task_queue):
+    inp = PipelineInput(goal="g", stages=[StageSpec(name="draft", agent="writer", review=True)])
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await baton.start_pipeline(dev_env.client, inp, queue=task_queue)
+        while (await baton.status(dev_env.client, handle.id)).state != "awaiting_review":
+            await asyncio.sleep(0.05)
+        first = await baton.status(dev_env.client, handle.id)
+        await asyncio.sleep(0.6)
+        second = await baton.status(dev_env.client, handle.id)
+        await baton.cancel(dev_env.client, handle.id)
+    assert second.elapsed_seconds - first.elapsed_seconds >= 0.5
+    assert second.started_at == first.started_at

@@ -304,13 +304,15 @@ class ControlPlane:
 
     @workflow.query
     def status(self) -> Status:
-        elapsed = workflow.now() - workflow.info().start_time
+        started = workflow.info().start_time
+        elapsed = workflow.now() - started
         return Status(
             pattern=self.pattern,
             state=self.run_state(),
             current_stage=self._current or self._awaiting,
             completed_stages=[name for name, s in self._stages.items() if s.state == "done"],
             elapsed_seconds=round(elapsed.total_seconds(), 3),
+            started_at=started,
             usage=self._usage,
             stages=list(self._stages.values()),
             awaiting_review=self._awaiting,

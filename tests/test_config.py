@@ -1,0 +1,97 @@
+"""Agent config loading and logging setup."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import structlog
+
+from baton.agents import DEFAULT_AGENTS_FILE, AgentConfigError, load_agents
+from baton.logs import configure_logging
+from baton.temporal import connect_config, task_queue
+
+TEAM = {"researcher", "writer", "critic", "editor", "planner", "reviewer", "classifier", "summarizer"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "agents.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_team_loads_with_defaults_and_schemas():
+    registry = load_agents(DEFAULT_AGENTS_FILE, env={})
+    assert TEAM <= set(registry.names)
+    critic = registry.get("critic")
+    assert critic.output_schema == "Critique" and critic.temperature == 0.2
+    assert critic.retry.maximum_attempts == 5 and critic.heartbeat_seconds == 30
+
+
+def test_env_overrides_default_model_and_max_tokens_but_not_explicit_values(tmp_path):
+    path = write(tmp_path, '[defaults]\nmodel = "a"\nmax_tokens = 100\n[agents.x]\ninstructions = "i"\n'
+                 '[agents.y]\ninstructions = "i"\nmodel = "pinned"\nmax_tokens = 5\n')
+    registry = load_agents(path, env={"BATON_MODEL": "b", "BATON_MAX_TOKENS": "50"})
+    assert (registry.get("x").model, registry.get("x").max_tokens) == ("b", 50)
+    assert (registry.get("y").model, registry.get("y").max_tokens) == ("pinned", 5)
+
+
+def test_retry_table_merges_field_by_field(tmp_path):
+    path = write(tmp_path, '[defaults]\nmodel = "m"\n[defaults.retry]\nmaximum_attempts = 9\ninitial_interval_seconds = 3\n'
+                 '[agents.x]\ninstructions = "i"\nretry = { maximum_attempts = 2 }\n')
+    retry = load_agents(path, env={}).get("x").retry
+    assert (retry.maximum_attempts, retry.initial_interval_seconds) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[defaults]\nmodel = 'm'\n", "no agents defined"),
+        ("[agents.x\n", "invalid TOML"),
+        ("[agents.x]\ninstructions = 'i'\n", "agent 'x': model"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\ntemperature = 9\n", "agent 'x': temperature"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\ntemprature = 1\n", "temprature"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\noutput_schema = 'Nope'\n", "unknown output schema 'Nope'"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\noutput_schema = 'os:path'\n", "not a pydantic model"),
+        ("[defaults]\nmodel = 'm'\n[agents.'bad name']\ninstructions = 'i'\n", "agent 'bad name': name"),
+        ("[agent.x]\ninstructions = 'i'\n", "unknown top-level tables ['agent']"),
+    ],
+)
+def test_bad_config_is_reported_with_file_agent_and_field(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(AgentConfigError) as caught:
+        load_agents(path, env={})
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_missing_file_says_which_and_how_to_choose_another(tmp_path):
+    with pytest.raises(AgentConfigError, match="BATON_AGENTS"):
+        load_agents(tmp_path / "none.toml", env={})
+
+
+def test_temporal_connection_from_standard_variables():
+    config = connect_config({"TEMPORAL_ADDRESS": "temporal.example:7233", "TEMPORAL_NAMESPACE": "prod", "TEMPORAL_API_KEY": "k"})
+    assert (config["target_host"], config["namespace"], config["api_key"]) == ("temporal.example:7233", "prod", "k")
+    assert config["tls"] is True  # an API key implies TLS
+    assert connect_config({})["target_host"] == "localhost:7233"
+    assert task_queue({}) == "baton" and task_queue({"BATON_TASK_QUEUE": "q"}) == "q"
+
+
+def test_json_logs_carry_bound_and_sdk_ids():
+    stream = io.StringIO()
+    configure_logging(level="INFO", fmt="json", stream=stream)
+    try:
+        with structlog.contextvars.bound_contextvars(workflow_id="wf-1", activity_id="3", agent="writer"):
+            structlog.get_logger("baton.agent").info("agent call started")
+        # What the SDK's workflow.logger emits: a stdlib record with its context.
+        logging.getLogger("temporalio.workflow").info(
+            "stage failed", extra={"temporal_workflow": {"workflow_id": "wf-2", "run_id": "r", "workflow_type": "PipelineWorkflow"}}
+        )
+        first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    finally:
+        configure_logging(level="WARNING", fmt="console", stream=io.StringIO())
+    assert first["event"] == "agent call started" and first["workflow_id"] == "wf-1" and first["agent"] == "writer"
+    assert second["workflow_id"] == "wf-2" and second["workflow_type"] == "PipelineWorkflow" and second["level"] == "info"
