@@ -88,7 +88,8 @@ class AgentActivities:
             return result
 
     async def _run(self, request: AgentRequest) -> AgentResult:
-        schema = resolve_schema(request.agent.output_schema) if request.agent.output_schema else None
+        schema_name = request.output_schema or request.agent.output_schema
+        schema = resolve_schema(schema_name) if schema_name else None
         messages: list[dict[str, str]] = build_messages(request, schema)
         if schema is None:
             answer = await self._complete(request, messages, None)
@@ -113,7 +114,7 @@ class AgentActivities:
                 usage_estimated=answer.usage_estimated,
             )
         raise ApplicationError(
-            f"{request.model}: answer did not match schema {request.agent.output_schema} "
+            f"{request.model}: answer did not match schema {schema_name} "
             f"after {1 + CORRECTION_TRIES} tries: {error}",
             type="InvalidStructuredOutput",
             non_retryable=True,

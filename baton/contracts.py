@@ -95,6 +95,9 @@ class AgentRequest(Contract):
     instructions: str | None = None
     context: list[ContextItem] = Field(default_factory=list)
     feedback: list[str] = Field(default_factory=list)
+    output_schema: str | None = Field(
+        default=None, description="Structured output for this call, over the agent's own output_schema."
+    )
 
 
 class AgentResult(Contract):
@@ -189,6 +192,7 @@ class Status(Contract):
     pattern: str
     state: RunState
     current_stage: str | None
+    running: list[str] = Field(default_factory=list)
     completed_stages: list[str]
     elapsed_seconds: float = Field(
         description="Run time as of the run's latest step (workflow time is deterministic, so a "

@@ -96,7 +96,7 @@ async def test_non_retryable_error_fails_the_run_with_its_reason(dev_env, llm, t
     llm.script("Your stage: research", Reply(status=401, body='{"error": {"message": "invalid api key"}}'))
     async with real_worker(dev_env.client, llm, task_queue):
         handle = await baton.start_pipeline(dev_env.client, pipeline(("research", "researcher")), queue=task_queue)
-        with pytest.raises(baton.BatonError, match="stage 'research' failed.*401.*invalid api key"):
+        with pytest.raises(baton.BatonError, match="stage 'research' \\(researcher\\) failed.*401.*invalid api key"):
             await baton.wait_result(dev_env.client, handle.id)
     assert llm.stage_calls("research") == 1  # not retried
 

@@ -211,8 +211,8 @@ async def test_stage_failure_fails_the_run_with_a_clear_reason(fake_env):
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
     cause = caught.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "StageFailed"
-    assert "stage 'risky' failed" in cause.message and "backup-model is down" in cause.message
+    assert isinstance(cause, ApplicationError) and cause.type == "RunFailed"
+    assert "stage 'risky' (flaky) failed" in cause.message and "backup-model is down" in cause.message
     memo = await (await handle.describe()).memo()
     assert memo["partial_outputs"] == {"research": "research v1"}
     final = await status(handle)

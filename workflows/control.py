@@ -12,6 +12,7 @@ Everything here is deterministic: no I/O, no wall clock, no randomness.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -72,6 +73,7 @@ def retry_policy(spec: AgentSpec) -> RetryPolicy:
 
 class ControlPlane:
     pattern = "pattern"
+    step_noun = "step"  # how messages name a unit of work: stage, task, expert…
 
     def __init__(self) -> None:
         self._state: RunState = "running"
@@ -79,7 +81,7 @@ class ControlPlane:
         self._usage = Usage()
         self._specs: dict[str, AgentSpec] = {}
         self._stages: dict[str, StageStatus] = {}
-        self._current: str | None = None
+        self._running: list[str] = []
         self._awaiting: str | None = None
         self._approved: set[str] = set()
         self._jump: Jump | None = None
@@ -208,50 +210,55 @@ class ControlPlane:
 
     async def call_agent(
         self,
-        stage: str,
+        step: str,
         agent: str,
         goal: str,
-        context: list[ContextItem],
+        context: Sequence[ContextItem] = (),
         instructions: str | None = None,
+        schema: str | None = None,
     ) -> AgentResult:
-        """Run one agent for one stage: pause gate, then the primary model, then each fallback."""
+        """Run one agent for one step: the pause gate, then the agent's model, then each
+        fallback model. ``schema`` asks for structured output whatever the agent's config.
+        Raises ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
         await self.pause_gate()
         spec = self._specs[agent]
-        self._current = stage
-        self._set_stage(stage, "running")
-        self._stages[stage].runs += 1
+        row = self._stages.get(step)
+        if row is not None:
+            row.runs += 1
+            self._set_stage(step, "running")
+        self._running.append(step)
+        try:
+            result = await self._call_models(spec, AgentRequest(
+                agent=spec, model=spec.model, goal=goal, stage=step, instructions=instructions,
+                context=list(context), feedback=self.memory.feedback.get(step, []), output_schema=schema,
+            ))
+        finally:
+            self._running.remove(step)
+        self._usage += result.usage
+        if row is not None:
+            row.model = result.model
+        return result
+
+    async def _call_models(self, spec: AgentSpec, request: AgentRequest) -> AgentResult:
         models = [spec.model, *spec.fallback_models]
         for position, model in enumerate(models):
-            request = AgentRequest(
-                agent=spec,
-                model=model,
-                goal=goal,
-                stage=stage,
-                instructions=instructions,
-                context=context,
-                feedback=self.memory.feedback.get(stage, []),
-            )
             try:
-                result = await workflow.execute_activity(
+                return await workflow.execute_activity(
                     "run_agent",
-                    request,
+                    request.model_copy(update={"model": model}),
                     result_type=AgentResult,
                     start_to_close_timeout=timedelta(seconds=spec.start_to_close_seconds),
                     schedule_to_close_timeout=timedelta(seconds=spec.schedule_to_close_seconds),
                     heartbeat_timeout=timedelta(seconds=spec.heartbeat_seconds),
                     retry_policy=retry_policy(spec),
-                    summary=f"{agent} · {stage}" + (f" · fallback {model}" if position else ""),
+                    summary=f"{spec.name} · {request.stage}" + (f" · fallback {model}" if position else ""),
                 )
             except ActivityError as err:
+                reason = str(err.cause if err.cause is not None else err)
                 if position == len(models) - 1:
-                    raise
-                workflow.logger.warning("agent %s failed on %s, trying %s: %s", agent, model, models[position + 1], err.cause)
-                continue
-            self._usage += result.usage
-            self._stages[stage].model = result.model
-            self._current = None
-            return result
-        raise AssertionError("unreachable: the last model re-raises")
+                    raise ApplicationError(f"{self.step_noun} {request.stage!r} ({spec.name}) failed: {reason}", type="AgentFailed") from err
+                workflow.logger.warning("agent %s failed on %s, trying %s: %s", spec.name, model, models[position + 1], reason)
+        raise AssertionError("unreachable: the last model raises")
 
     def stage_done(self, stage: str, output: str) -> None:
         self.memory.outputs[stage] = output
@@ -260,14 +267,12 @@ class ControlPlane:
 
     # ------------------------------------------------------------ ends of a run
 
-    def failed(self, err: ActivityError) -> ApplicationError:
-        """The run's failure: which stage, which agent, and the provider's reason."""
-        stage = self._current
-        cause = err.cause if err.cause is not None else err
-        self._error = f"stage {stage!r} failed: {cause}"
+    def failed(self, err: ApplicationError) -> ApplicationError:
+        """The run's failure, with the step, the agent and the provider's reason."""
+        self._error = err.message
         self._state = "failed"
         self._record_outputs()
-        return ApplicationError(self._error, type="StageFailed", non_retryable=True)
+        return ApplicationError(self._error, type="RunFailed", non_retryable=True)
 
     def cancelled(self) -> None:
         self._state = "cancelled"
@@ -309,7 +314,8 @@ class ControlPlane:
         return Status(
             pattern=self.pattern,
             state=self.run_state(),
-            current_stage=self._current or self._awaiting,
+            current_stage=self._running[0] if self._running else self._awaiting,
+            running=list(self._running),
             completed_stages=[name for name, s in self._stages.items() if s.state == "done"],
             elapsed_seconds=round(elapsed.total_seconds(), 3),
             started_at=started,

@@ -7,7 +7,7 @@ import asyncio
 
 import pydantic
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, PipelineInput, PipelineResult
@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name="PipelineWorkflow", failure_exception_types=[pydantic.ValidationError])
 class PipelineWorkflow(ControlPlane):
     pattern = "pipeline"
+    step_noun = "stage"
 
     @workflow.run
     async def run(self, inp: PipelineInput) -> PipelineResult:
@@ -37,7 +38,7 @@ class PipelineWorkflow(ControlPlane):
                     await self.review_gate(stage.name)
                 rerun_from = self.take_jump()
                 index = order.index(rerun_from) if rerun_from else index + 1
-        except ActivityError as err:
+        except ApplicationError as err:
             raise self.failed(err) from err
         except asyncio.CancelledError:
             self.cancelled()
