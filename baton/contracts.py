@@ -11,9 +11,9 @@ This module is pure (pydantic only): the workflow sandbox passes it through.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # Names end up in activity summaries, markdown tables and CLI arguments: keep
 # them to a safe, readable alphabet.
@@ -124,24 +124,31 @@ class StageSpec(Contract):
     instructions: str | None = None
 
 
-class PipelineInput(Contract):
-    goal: str = Field(min_length=1, max_length=100_000)
-    stages: list[StageSpec] = Field(min_length=1, max_length=200)
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
 
-    @field_validator("goal")
-    @classmethod
-    def _goal_not_blank(cls, goal: str) -> str:
-        if not goal.strip():
-            raise ValueError("goal must not be blank")
-        return goal
+
+def unique(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"duplicate {what} {name!r}")
+        seen.add(name)
+
+
+Goal = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_not_blank)]
+Prompt = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_not_blank)]
+
+
+class PipelineInput(Contract):
+    goal: Goal
+    stages: list[StageSpec] = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> PipelineInput:
-        seen: set[str] = set()
-        for stage in self.stages:
-            if stage.name in seen:
-                raise ValueError(f"duplicate stage name {stage.name!r}")
-            seen.add(stage.name)
+        unique([s.name for s in self.stages], "stage name")
         return self
 
 
@@ -155,7 +162,7 @@ class PipelineResult(Contract):
 # --------------------------------------------------------------------------- steering
 
 RunState = Literal["running", "paused", "awaiting_review", "completed", "failed", "cancelled"]
-StageState = Literal["pending", "running", "awaiting_review", "done"]
+StageState = Literal["pending", "running", "awaiting_review", "done", "failed", "skipped"]
 
 
 class ApproveRequest(Contract):
@@ -186,6 +193,7 @@ class StageStatus(Contract):
     model: str | None = None
     runs: int = 0
     feedback: list[str] = Field(default_factory=list)
+    error: str | None = None
 
 
 class Status(Contract):
@@ -203,3 +211,38 @@ class Status(Contract):
     stages: list[StageStatus] = Field(default_factory=list)
     awaiting_review: str | None = None
     error: str | None = None
+
+
+# --------------------------------------------------------------------------- fan-out
+
+
+class TaskSpec(Contract):
+    id: str = Field(pattern=NAME_PATTERN)
+    agent: str = Field(pattern=NAME_PATTERN)
+    prompt: Prompt
+
+
+class TaskFailure(Contract):
+    id: str
+    agent: str
+    error: str
+
+
+class FanOutInput(Contract):
+    goal: Goal
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=500)
+    max_parallel: int = Field(default=5, ge=1, le=200)
+    synthesizer: str | None = Field(default="summarizer", pattern=NAME_PATTERN)
+
+    @model_validator(mode="after")
+    def _unique_task_ids(self) -> FanOutInput:
+        unique([t.id for t in self.tasks], "task id")
+        return self
+
+
+class FanOutResult(Contract):
+    completed: dict[str, str]
+    failed: list[TaskFailure]
+    synthesis: str | None
+    usage: Usage
+    state: str = "completed"

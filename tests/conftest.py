@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from activities import make_openai_client
 from baton.agents import AgentRegistry, load_agents
 from tests.llm_server import ScriptedLLM
-from worker import build_worker
+from worker import build_worker, workflow_runner
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -106,3 +106,22 @@ async def spawn_worker(env: WorkflowEnvironment, llm: ScriptedLLM, task_queue: s
                 raise RuntimeError(f"worker exited with {process.returncode}:\n{log.read_text()}")
             await asyncio.sleep(0.1)
     return process
+
+
+@pytest.fixture
+async def fake_worker(skip_env: WorkflowEnvironment, task_queue: str):
+    """Every Baton workflow on the time-skipping server, with fake activities.
+    Yields ``(fakes, start)``; ``start(workflow_name, input)`` returns a handle."""
+    from tests.fakes import FakeAgents
+    from workflows import ALL_WORKFLOWS
+
+    fakes = FakeAgents()
+    async with Worker(skip_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS,
+                      activities=[fakes.run_agent, fakes.resolve_agents], workflow_runner=workflow_runner()):
+
+        async def start(workflow: str, inp, result_type=None):
+            return await skip_env.client.start_workflow(
+                workflow, inp, id=f"{workflow}-{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=result_type
+            )
+
+        yield fakes, start

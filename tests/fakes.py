@@ -31,6 +31,10 @@ class FakeAgents:
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
     started: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     failing_models: set[str] = field(default_factory=set)
+    failing_steps: set[str] = field(default_factory=set)
+    delay: float = 0.0  # real seconds each call takes, so parallel calls overlap
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def hold(self, stage: str) -> asyncio.Event:
         self.gates[stage] = asyncio.Event()
@@ -51,10 +55,18 @@ class FakeAgents:
     async def run_agent(self, request: AgentRequest) -> AgentResult:
         self.calls.append(FakeCall(request.stage, request.agent.name, request.model, [c.name for c in request.context], list(request.feedback)))
         self.started[request.stage].set()
-        if request.stage in self.gates:
-            await self.gates[request.stage].wait()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if request.stage in self.gates:
+                await self.gates[request.stage].wait()
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         if request.model in self.failing_models:
             raise ApplicationError(f"{request.model} is down", type="HTTP404", non_retryable=True)
+        if request.stage in self.failing_steps:
+            raise ApplicationError(f"{request.stage} cannot be done", type="HTTP400", non_retryable=True)
         runs = sum(1 for c in self.calls if c.stage == request.stage)
         return AgentResult(
             text=f"{request.stage} v{runs}",

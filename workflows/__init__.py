@@ -1,7 +1,8 @@
 """Baton's orchestration patterns, one deterministic workflow per file."""
 
+from workflows.fanout import FanOutWorkflow
 from workflows.pipeline import PipelineWorkflow
 
-ALL_WORKFLOWS = [PipelineWorkflow]
+ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow]
 
-__all__ = ["ALL_WORKFLOWS", "PipelineWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "FanOutWorkflow", "PipelineWorkflow"]

@@ -12,9 +12,11 @@ Everything here is deterministic: no I/O, no wall clock, no randomness.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -37,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
         Usage,
     )
     from workflows.details import render_details
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -264,6 +269,34 @@ class ControlPlane:
         self.memory.outputs[stage] = output
         self._last_done = stage
         self._set_stage(stage, "done")
+
+    async def try_step(
+        self, step: str, agent: str, goal: str, context: Sequence[ContextItem] = (), instructions: str | None = None
+    ) -> str | None:
+        """Run a step whose failure must not sink the run: its output, or None (marked failed)."""
+        try:
+            answer = await self.call_agent(step, agent, goal, context, instructions)
+        except ApplicationError as err:
+            self.step_failed(step, err.message)
+            return None
+        self.stage_done(step, answer.text)
+        return answer.text
+
+    def step_failed(self, step: str, error: str, state: str = "failed") -> None:
+        """Mark a step failed (or ``skipped``) without failing the run."""
+        self._stages[step].error = error
+        self._set_stage(step, state)
+
+    @staticmethod
+    async def run_parallel(items: Sequence[T], work: Callable[[T], Awaitable[None]], limit: int) -> None:
+        """``work`` on every item, never more than ``limit`` at once (FIFO, so deterministic)."""
+        gate = asyncio.Semaphore(limit)
+
+        async def bounded(item: T) -> None:
+            async with gate:
+                await work(item)
+
+        await asyncio.gather(*(bounded(item) for item in items))
 
     # ------------------------------------------------------------ ends of a run
 

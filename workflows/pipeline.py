@@ -24,10 +24,10 @@ class PipelineWorkflow(ControlPlane):
     @workflow.run
     async def run(self, inp: PipelineInput) -> PipelineResult:
         self.init_stages([(s.name, s.agent) for s in inp.stages])
-        await self.resolve_agents({s.agent for s in inp.stages})
         order = [s.name for s in inp.stages]
         index = 0
         try:
+            await self.resolve_agents({s.agent for s in inp.stages})
             while index < len(inp.stages):
                 stage = inp.stages[index]
                 self.checkpoint(stage.name)

@@ -1,0 +1,63 @@
+"""FanOutWorkflow: independent tasks in parallel (at most ``max_parallel`` at
+once); a failed task does not sink the others; a synthesizer agent sums up
+what succeeded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import ContextItem, FanOutInput, FanOutResult, TaskFailure, TaskSpec
+    from workflows.control import ControlPlane
+
+SYNTHESIS = "synthesis"
+
+
+@workflow.defn(name="FanOutWorkflow", failure_exception_types=[pydantic.ValidationError])
+class FanOutWorkflow(ControlPlane):
+    pattern = "fan-out"
+    step_noun = "task"
+
+    @workflow.init
+    def __init__(self, inp: FanOutInput) -> None:
+        super().__init__()
+        self._inp = inp
+        self._synthesis: str | None = None
+
+    @workflow.run
+    async def run(self, inp: FanOutInput) -> FanOutResult:
+        synthesizer = [(SYNTHESIS, inp.synthesizer)] if inp.synthesizer else []
+        self.init_stages([(t.id, t.agent) for t in inp.tasks] + synthesizer)
+        try:
+            await self.resolve_agents({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer})
+            await self.run_parallel(inp.tasks, self._run_task, inp.max_parallel)
+            if inp.synthesizer and self.memory.outputs:
+                context = [ContextItem(name=t.id, output=self.memory.outputs[t.id]) for t in inp.tasks if t.id in self.memory.outputs]
+                self._synthesis = await self.try_step(SYNTHESIS, inp.synthesizer, inp.goal, context,
+                                                      "Synthesize the task results above into one answer to the goal.")
+        except ApplicationError as err:
+            raise self.failed(err) from err
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        self.completed()
+        return self.result()
+
+    async def _run_task(self, task: TaskSpec) -> None:
+        await self.try_step(task.id, task.agent, self._inp.goal, instructions=task.prompt)
+
+    @workflow.query
+    def result(self) -> FanOutResult:
+        outputs = self.memory.outputs
+        return FanOutResult(
+            completed={t.id: outputs[t.id] for t in self._inp.tasks if t.id in outputs},
+            failed=[TaskFailure(id=name, agent=row.agent, error=row.error or "")
+                    for name, row in self._stages.items() if row.state == "failed"],
+            synthesis=self._synthesis,
+            usage=self._usage,
+            state=self.run_state(),
+        )
