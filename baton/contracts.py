@@ -211,6 +211,7 @@ class Status(Contract):
     stages: list[StageStatus] = Field(default_factory=list)
     awaiting_review: str | None = None
     error: str | None = None
+    info: dict[str, Any] = Field(default_factory=dict, description="Pattern-specific: route, plan, round…")
 
 
 # --------------------------------------------------------------------------- fan-out
@@ -244,5 +245,36 @@ class FanOutResult(Contract):
     completed: dict[str, str]
     failed: list[TaskFailure]
     synthesis: str | None
+    usage: Usage
+    state: str = "completed"
+
+
+# --------------------------------------------------------------------------- router
+
+
+class RouteSpec(Contract):
+    agent: str = Field(pattern=NAME_PATTERN)
+    description: str = Field(min_length=1, description="When this agent is the right one")
+
+
+class RouterInput(Contract):
+    input: Prompt
+    routes: list[RouteSpec] = Field(min_length=1, max_length=50)
+    default: str = Field(pattern=NAME_PATTERN, description="Handles the input when the choice is unknown or unsure")
+    classifier: str = Field(default="classifier", pattern=NAME_PATTERN)
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _unique_routes(self) -> RouterInput:
+        unique([r.agent for r in self.routes], "route")
+        return self
+
+
+class RouterResult(Contract):
+    route: str | None
+    confidence: float | None
+    reason: str | None
+    fallback: bool = Field(description="The default handled it: the choice was unknown or unsure")
+    output: str | None
     usage: Usage
     state: str = "completed"

@@ -30,10 +30,43 @@ class Review(BaseModel):
     critique: str = Field(description="What must change before approval; empty when approved")
 
 
+class Route(BaseModel):
+    agent: str = Field(description="The name of the agent that should handle the input")
+    confidence: float = Field(ge=0.0, le=1.0)
+    reason: str
+
+
+class Consensus(BaseModel):
+    consensus: str = Field(description="The answer the panel converges on")
+    agreement: float = Field(ge=0.0, le=1.0, description="How far the experts agree, 0 to 1")
+    dissent: list[str] = Field(description="Points on which some expert disagrees")
+
+
+class PlannedTask(BaseModel):
+    id: str
+    agent: str
+    prompt: str
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class NewAgent(BaseModel):
+    name: str
+    role: str
+    instructions: str
+
+
+class Plan(BaseModel):
+    tasks: list[PlannedTask]
+    agents: list[NewAgent] = Field(default_factory=list, description="New agents the plan needs, if any")
+
+
 BUILT_IN: dict[str, type[BaseModel]] = {
     "Critique": Critique,
     "Classification": Classification,
     "Review": Review,
+    "Route": Route,
+    "Consensus": Consensus,
+    "Plan": Plan,
 }
 
 

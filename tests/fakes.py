@@ -5,6 +5,7 @@ time-skipping workflow tests use them."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ class FakeCall:
     model: str
     context: list[str]
     feedback: list[str]
+    instructions: str | None = None
+    schema: str | None = None
 
 
 @dataclass
@@ -35,6 +38,11 @@ class FakeAgents:
     delay: float = 0.0  # real seconds each call takes, so parallel calls overlap
     in_flight: int = 0
     max_in_flight: int = 0
+    # step -> scripted answers, in order: a dict is structured output (data)
+    scripted: dict[str, list[str | dict]] = field(default_factory=lambda: defaultdict(list))
+
+    def script(self, step: str, *answers: str | dict) -> None:
+        self.scripted[step].extend(answers)
 
     def hold(self, stage: str) -> asyncio.Event:
         self.gates[stage] = asyncio.Event()
@@ -53,7 +61,8 @@ class FakeAgents:
 
     @activity.defn(name="run_agent")
     async def run_agent(self, request: AgentRequest) -> AgentResult:
-        self.calls.append(FakeCall(request.stage, request.agent.name, request.model, [c.name for c in request.context], list(request.feedback)))
+        self.calls.append(FakeCall(request.stage, request.agent.name, request.model, [c.name for c in request.context],
+                                   list(request.feedback), request.instructions, request.output_schema))
         self.started[request.stage].set()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -67,9 +76,11 @@ class FakeAgents:
             raise ApplicationError(f"{request.model} is down", type="HTTP404", non_retryable=True)
         if request.stage in self.failing_steps:
             raise ApplicationError(f"{request.stage} cannot be done", type="HTTP400", non_retryable=True)
+        usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+        if self.scripted[request.stage]:
+            answer = self.scripted[request.stage].pop(0)
+            if isinstance(answer, dict):
+                return AgentResult(text=json.dumps(answer), data=answer, model=request.model, usage=usage)
+            return AgentResult(text=answer, model=request.model, usage=usage)
         runs = sum(1 for c in self.calls if c.stage == request.stage)
-        return AgentResult(
-            text=f"{request.stage} v{runs}",
-            model=request.model,
-            usage=Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15),
-        )
+        return AgentResult(text=f"{request.stage} v{runs}", model=request.model, usage=usage)

@@ -2,7 +2,8 @@
 
 from workflows.fanout import FanOutWorkflow
 from workflows.pipeline import PipelineWorkflow
+from workflows.router import RouterWorkflow
 
-ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow]
+ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow]
 
-__all__ = ["ALL_WORKFLOWS", "FanOutWorkflow", "PipelineWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "FanOutWorkflow", "PipelineWorkflow", "RouterWorkflow"]

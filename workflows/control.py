@@ -93,6 +93,7 @@ class ControlPlane:
         self._last_done: str | None = None
         self._error: str | None = None
         self.memory = RunMemory()
+        self.info: dict = {}  # pattern-specific status (route, plan, round…)
 
     # ------------------------------------------------------------ pause / resume
 
@@ -356,6 +357,7 @@ class ControlPlane:
             stages=list(self._stages.values()),
             awaiting_review=self._awaiting,
             error=self._error,
+            info=dict(self.info),
         )
 
     def _publish(self) -> None:

@@ -1,0 +1,66 @@
+"""RouterWorkflow: a classifier picks, as validated structured output, which
+agent handles the input; an unknown or unsure pick falls back to the default."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import RouterInput, RouterResult
+    from workflows.control import ControlPlane
+
+CLASSIFY, HANDLE = "classify", "handle"
+
+
+@workflow.defn(name="RouterWorkflow", failure_exception_types=[pydantic.ValidationError])
+class RouterWorkflow(ControlPlane):
+    pattern = "router"
+
+    @workflow.init
+    def __init__(self, inp: RouterInput) -> None:
+        super().__init__()
+        self._output: str | None = None
+
+    @workflow.run
+    async def run(self, inp: RouterInput) -> RouterResult:
+        self.init_stages([(CLASSIFY, inp.classifier), (HANDLE, "?")])
+        routes = {r.agent: r.description for r in inp.routes}
+        try:
+            await self.resolve_agents({inp.classifier, inp.default, *routes})
+            menu = "\n".join(f"- {agent}: {text}" for agent, text in routes.items())
+            pick = await self.call_agent(CLASSIFY, inp.classifier, inp.input, schema="Route",
+                                         instructions=f"Choose the agent that should handle the goal above:\n{menu}")
+            self.stage_done(CLASSIFY, pick.text)
+            self._choose(pick.data or {}, routes, inp)
+            answer = await self.call_agent(HANDLE, self.info["route"], inp.input)
+            self._output = answer.text
+            self.stage_done(HANDLE, answer.text)
+        except ApplicationError as err:
+            raise self.failed(err) from err
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        self.completed()
+        return self.result()
+
+    def _choose(self, pick: dict, routes: dict[str, str], inp: RouterInput) -> None:
+        agent, confidence = pick.get("agent"), pick.get("confidence")
+        if agent not in routes:
+            chosen, why = inp.default, f"unknown route {agent!r}"
+        elif confidence < inp.min_confidence:
+            chosen, why = inp.default, f"confidence {confidence} below {inp.min_confidence}"
+        else:
+            chosen, why = agent, pick.get("reason", "")
+        self.info.update(route=chosen, picked=agent, confidence=confidence, reason=why, fallback=chosen != agent)
+        self._stages[HANDLE].agent = chosen
+        workflow.logger.info("routed to %s (%s)", chosen, why)
+
+    @workflow.query
+    def result(self) -> RouterResult:
+        return RouterResult(route=self.info.get("route"), confidence=self.info.get("confidence"),
+                            reason=self.info.get("reason"), fallback=self.info.get("fallback", False),
+                            output=self._output, usage=self._usage, state=self.run_state())
