@@ -278,3 +278,33 @@ class RouterResult(Contract):
     output: str | None
     usage: Usage
     state: str = "completed"
+
+
+# --------------------------------------------------------------------------- expert panel
+
+
+class ExpertSpec(Contract):
+    name: str = Field(pattern=NAME_PATTERN)
+    agent: str = Field(pattern=NAME_PATTERN)
+    role: str = Field(min_length=1, description="The perspective this expert argues from")
+
+
+class PanelInput(Contract):
+    question: Goal
+    experts: list[ExpertSpec] = Field(min_length=2, max_length=20)
+    rounds: int = Field(default=1, ge=1, le=5, description="Debate rounds; from round 2 each sees the others' answers")
+    moderator: str = Field(default="summarizer", pattern=NAME_PATTERN)
+
+    @model_validator(mode="after")
+    def _unique_experts(self) -> PanelInput:
+        unique([e.name for e in self.experts], "expert name")
+        return self
+
+
+class PanelResult(Contract):
+    rounds: list[dict[str, str]] = Field(description="Per round, each expert's answer")
+    consensus: str | None
+    agreement: float | None
+    dissent: list[str]
+    usage: Usage
+    state: str = "completed"

@@ -1,9 +1,10 @@
 """Baton's orchestration patterns, one deterministic workflow per file."""
 
 from workflows.fanout import FanOutWorkflow
+from workflows.panel import ExpertPanelWorkflow
 from workflows.pipeline import PipelineWorkflow
 from workflows.router import RouterWorkflow
 
-ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow]
+ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow]
 
-__all__ = ["ALL_WORKFLOWS", "FanOutWorkflow", "PipelineWorkflow", "RouterWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "FanOutWorkflow", "PipelineWorkflow", "RouterWorkflow"]

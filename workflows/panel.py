@@ -1,0 +1,72 @@
+"""ExpertPanelWorkflow: experts with distinct roles answer in parallel, for one
+or more debate rounds (each sees the others' previous answers); a moderator
+synthesises a consensus with an agreement score and the dissenting points."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import ContextItem, ExpertSpec, PanelInput, PanelResult
+    from workflows.control import ControlPlane
+
+MODERATE = "consensus"
+
+
+def step(expert: str, round_number: int) -> str:
+    return f"{expert}.r{round_number}"
+
+
+@workflow.defn(name="ExpertPanelWorkflow", failure_exception_types=[pydantic.ValidationError])
+class ExpertPanelWorkflow(ControlPlane):
+    pattern = "expert-panel"
+    step_noun = "expert answer"
+
+    @workflow.init
+    def __init__(self, inp: PanelInput) -> None:
+        super().__init__()
+        self._inp = inp
+        self._verdict: dict = {}
+
+    @workflow.run
+    async def run(self, inp: PanelInput) -> PanelResult:
+        rows = [(step(e.name, r), e.agent) for r in range(1, inp.rounds + 1) for e in inp.experts]
+        self.init_stages([*rows, (MODERATE, inp.moderator)])
+        try:
+            await self.resolve_agents({e.agent for e in inp.experts} | {inp.moderator})
+            for round_number in range(1, inp.rounds + 1):
+                self.info["round"] = round_number
+                await asyncio.gather(*(self._answer(e, round_number) for e in inp.experts))
+            last = [ContextItem(name=e.name, output=self.memory.outputs[step(e.name, inp.rounds)]) for e in inp.experts]
+            verdict = await self.call_agent(MODERATE, inp.moderator, inp.question, last, schema="Consensus",
+                                            instructions="Moderate the panel: state the consensus, how far the experts agree, and every dissenting point.")
+            self._verdict = verdict.data or {}
+            self.stage_done(MODERATE, verdict.text)
+        except ApplicationError as err:
+            raise self.failed(err) from err
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        self.completed()
+        return self.result()
+
+    async def _answer(self, expert: ExpertSpec, round_number: int) -> None:
+        others = [ContextItem(name=e.name, output=self.memory.outputs[step(e.name, round_number - 1)])
+                  for e in self._inp.experts if e.name != expert.name and round_number > 1]
+        brief = f"You are {expert.role}. Answer the question from that perspective."
+        if others:
+            brief += " Weigh the other experts' previous answers above: keep, refine or change your position, and say why."
+        answer = await self.call_agent(step(expert.name, round_number), expert.agent, self._inp.question, others, brief)
+        self.stage_done(step(expert.name, round_number), answer.text)
+
+    @workflow.query
+    def result(self) -> PanelResult:
+        rounds = [{e.name: self.memory.outputs[step(e.name, r)] for e in self._inp.experts if step(e.name, r) in self.memory.outputs}
+                  for r in range(1, self._inp.rounds + 1)]
+        return PanelResult(rounds=[r for r in rounds if r], consensus=self._verdict.get("consensus"),
+                           agreement=self._verdict.get("agreement"), dissent=self._verdict.get("dissent", []),
+                           usage=self._usage, state=self.run_state())
