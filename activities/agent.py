@@ -66,8 +66,9 @@ class AgentActivities:
     @activity.defn(name="resolve_agents")
     async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
         """The specs a run will use, recorded in its history at the start."""
+        names = sorted(set(request.names) | set(self._registry.names)) if request.every else request.names
         try:
-            return [self._registry.get(name) for name in request.names]
+            return [self._registry.get(name) for name in names]
         except UnknownAgentError as err:
             raise ApplicationError(str(err), type="UnknownAgent", non_retryable=True) from None
 

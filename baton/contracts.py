@@ -111,7 +111,8 @@ class AgentResult(Contract):
 
 
 class ResolveAgentsRequest(Contract):
-    names: list[str]
+    names: list[str] = Field(default_factory=list)
+    every: bool = Field(default=False, description="Also return every other configured agent")
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -306,5 +307,36 @@ class PanelResult(Contract):
     consensus: str | None
     agreement: float | None
     dissent: list[str]
+    usage: Usage
+    state: str = "completed"
+
+
+# --------------------------------------------------------------------------- planned DAG
+
+
+class PlannedInput(Contract):
+    goal: Goal
+    planner: str = Field(default="planner", pattern=NAME_PATTERN)
+    agents: list[str] | None = Field(default=None, description="Agents the plan may use (default: every configured agent)")
+    allow_new_agents: bool = Field(default=True, description="The planner may define agents of its own")
+    max_parallel: int = Field(default=5, ge=1, le=100)
+    max_failures: int = Field(default=3, ge=1, description="At this many failed tasks, stop and wait for a person")
+
+
+class PlannedTaskState(Contract):
+    id: str
+    agent: str
+    depends_on: list[str]
+    state: StageState
+    error: str | None = None
+
+
+class PlannedResult(Contract):
+    plan: list[PlannedTaskState]
+    new_agents: list[str]
+    outputs: dict[str, str]
+    failed: list[TaskFailure]
+    skipped: list[str]
+    replans: int
     usage: Usage
     state: str = "completed"

@@ -54,6 +54,8 @@ class FakeAgents:
     @activity.defn(name="resolve_agents")
     async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
         registry = agent_registry()
+        if request.every:
+            request = ResolveAgentsRequest(names=sorted(set(request.names) | set(registry.names)))
         unknown = [n for n in request.names if n not in registry.names]
         if unknown:
             raise ApplicationError(f"unknown agent {unknown[0]!r}", type="UnknownAgent", non_retryable=True)

@@ -3,8 +3,9 @@
 from workflows.fanout import FanOutWorkflow
 from workflows.panel import ExpertPanelWorkflow
 from workflows.pipeline import PipelineWorkflow
+from workflows.planned import PlannedWorkflow
 from workflows.router import RouterWorkflow
 
-ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow]
+ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow]
 
-__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "FanOutWorkflow", "PipelineWorkflow", "RouterWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "FanOutWorkflow", "PipelineWorkflow", "PlannedWorkflow", "RouterWorkflow"]

@@ -204,11 +204,12 @@ class ControlPlane:
 
     # ------------------------------------------------------------ agents
 
-    async def resolve_agents(self, names: set[str]) -> None:
-        """Fetch agent specs once; the history records the config this run used."""
+    async def resolve_agents(self, names: set[str], every: bool = False) -> None:
+        """Fetch agent specs once (``every``: all configured ones too); the history
+        records the configuration this run used."""
         specs = await workflow.execute_local_activity(
             "resolve_agents",
-            ResolveAgentsRequest(names=sorted(names)),
+            ResolveAgentsRequest(names=sorted(names), every=every),
             result_type=list[AgentSpec],
             start_to_close_timeout=timedelta(seconds=10),
         )
@@ -326,6 +327,11 @@ class ControlPlane:
 
     def init_stages(self, stages: list[tuple[str, str]]) -> None:
         self._stages = {name: StageStatus(name=name, agent=agent, state="pending") for name, agent in stages}
+        self._publish()
+
+    def add_stages(self, stages: list[tuple[str, str]]) -> None:
+        """Rows known only once the run is under way (a plan's tasks)."""
+        self._stages.update({name: StageStatus(name=name, agent=agent, state="pending") for name, agent in stages})
         self._publish()
 
     def _set_stage(self, stage: str, state: str) -> None:

@@ -1,0 +1,62 @@
+"""Checking an LLM-made plan before anything runs, and the agents it defines.
+
+Pure functions (the workflow sandbox passes this module through): the planner's
+output is data, and nothing in it runs until it has passed these checks.
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+
+from pydantic import ValidationError
+
+from baton.contracts import AgentSpec, explain
+from baton.schemas import NewAgent, Plan
+
+MAX_TASKS = 50
+MAX_INSTRUCTIONS = 4000
+
+
+def plan_errors(plan: Plan, known_agents: set[str]) -> list[str]:
+    """Everything wrong with a plan, as sentences the planner can act on (empty: valid)."""
+    errors: list[str] = []
+    if not plan.tasks:
+        errors.append("the plan has no tasks")
+    if len(plan.tasks) > MAX_TASKS:
+        errors.append(f"the plan has {len(plan.tasks)} tasks; at most {MAX_TASKS}")
+    new_names = [a.name for a in plan.agents]
+    for agent in plan.agents:
+        if agent.name in known_agents:
+            errors.append(f"new agent {agent.name!r} has the name of an existing agent")
+        if len(agent.instructions) > MAX_INSTRUCTIONS:
+            errors.append(f"new agent {agent.name!r}: instructions over {MAX_INSTRUCTIONS} characters")
+    if len(set(new_names)) != len(new_names):
+        errors.append("two new agents share a name")
+    ids = [t.id for t in plan.tasks]
+    if len(set(ids)) != len(ids):
+        errors.append("task ids must be unique: " + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    agents = known_agents | set(new_names)
+    for task in plan.tasks:
+        if task.agent not in agents:
+            errors.append(f"task {task.id!r} uses unknown agent {task.agent!r}; use one of {', '.join(sorted(agents))}")
+        for dependency in task.depends_on:
+            if dependency not in ids:
+                errors.append(f"task {task.id!r} depends on missing task {dependency!r}")
+            elif dependency == task.id:
+                errors.append(f"task {task.id!r} depends on itself")
+    if not errors:
+        try:
+            TopologicalSorter({t.id: t.depends_on for t in plan.tasks}).prepare()
+        except CycleError as err:
+            errors.append("the dependencies form a cycle: " + " -> ".join(map(str, err.args[1])))
+    return errors
+
+
+def new_agent_spec(agent: NewAgent, template: AgentSpec) -> AgentSpec:
+    """An agent the planner defined, on the template's model, timeouts and retries.
+    It never gets an output schema or anything else the planner did not say."""
+    try:
+        return AgentSpec.model_validate({**template.model_dump(), "name": agent.name, "output_schema": None,
+                                         "instructions": f"You are {agent.role}.\n{agent.instructions}"})
+    except ValidationError as err:
+        raise ValueError(f"new agent {agent.name!r}: {explain(err)}") from None

@@ -1,0 +1,138 @@
+"""PlannedWorkflow: a planner agent writes a task DAG (validated structured
+output, re-planned up to twice when invalid); ready tasks run in parallel up to
+``max_parallel``, each seeing only its dependencies' outputs; a failed task's
+dependents are skipped; at ``max_failures`` failures the run waits for a person
+(``approve`` continues with partial results, ``feedback`` re-plans)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import ContextItem, PlannedInput, PlannedResult, PlannedTaskState, TaskFailure
+    from baton.plans import new_agent_spec, plan_errors
+    from baton.schemas import Plan, PlannedTask
+    from workflows.control import ControlPlane
+
+PLAN = "plan"
+REPLANS = 2
+
+
+@workflow.defn(name="PlannedWorkflow", failure_exception_types=[pydantic.ValidationError])
+class PlannedWorkflow(ControlPlane):
+    pattern = "planned-dag"
+    step_noun = "task"
+
+    @workflow.init
+    def __init__(self, inp: PlannedInput) -> None:
+        super().__init__()
+        self._inp = inp
+        self._plan = Plan(tasks=[])
+        self._new_agents: list[str] = []
+        self._replans = 0
+
+    @workflow.run
+    async def run(self, inp: PlannedInput) -> PlannedResult:
+        self.init_stages([(PLAN, inp.planner)])
+        try:
+            await self.resolve_agents({inp.planner, *(inp.agents or [])}, every=inp.agents is None)
+            while True:
+                self.checkpoint(PLAN)
+                await self._make_plan()
+                await self._run_dag()
+                if self.take_jump() != PLAN:  # feedback at the gate asks for a new plan
+                    break
+                self._replans += 1
+        except ApplicationError as err:
+            raise self.failed(err) from err
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        self.completed()
+        return self.result()
+
+    async def _make_plan(self) -> None:
+        known = set(self._inp.agents or self._specs) - {self._inp.planner}
+        errors: list[str] = []
+        for _ in range(1 + REPLANS):
+            context = [ContextItem(name="errors in your previous plan", output="\n".join(errors))] if errors else []
+            answer = await self.call_agent(PLAN, self._inp.planner, self._inp.goal, context, self._brief(known), schema="Plan")
+            plan = Plan.model_validate(answer.data)
+            if not self._inp.allow_new_agents and plan.agents:
+                errors = ["this run allows no new agents: use only the listed ones"]
+            else:
+                errors = plan_errors(plan, known)
+            if not errors:
+                break
+            workflow.logger.warning("plan rejected: %s", "; ".join(errors))
+        else:
+            raise ApplicationError(f"the planner gave no valid plan in {1 + REPLANS} tries: {'; '.join(errors)}", type="InvalidPlan")
+        for agent in plan.agents:
+            self._specs[agent.name] = new_agent_spec(agent, self._specs[self._inp.planner])
+        self._plan, self._new_agents = plan, [a.name for a in plan.agents]
+        self.info["plan"] = [t.model_dump() for t in plan.tasks]
+        self.info["new_agents"] = [a.model_dump() for a in plan.agents]
+        self._stages = {PLAN: self._stages[PLAN]}
+        self.add_stages([(t.id, t.agent) for t in plan.tasks])
+        self.stage_done(PLAN, answer.text)
+
+    def _brief(self, known: set[str]) -> str:
+        menu = "\n".join(f"- {name}: {self._specs[name].instructions.splitlines()[0]}" for name in sorted(known))
+        new = "You may define new agents (name, role, instructions) when none of these fits." if self._inp.allow_new_agents else ""
+        return (f"Plan the goal as tasks with ids, an agent each, a prompt, and the ids they depend on. "
+                f"Independent tasks run in parallel. Agents:\n{menu}\n{new}")
+
+    async def _run_dag(self) -> None:
+        tasks = {t.id: t for t in self._plan.tasks}
+        running: dict[str, asyncio.Task] = {}
+        gate_open = False  # a person approved going on past max_failures
+        while True:
+            self._skip_blocked(tasks)
+            failures = sum(1 for t in tasks if self._stages[t].state == "failed")
+            if failures >= self._inp.max_failures and not gate_open:
+                if running:  # let what is in flight finish first
+                    await workflow.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+                    running = {k: v for k, v in running.items() if not v.done()}
+                    continue
+                await self.review_gate(PLAN)
+                if self._jump is not None:
+                    return
+                gate_open = True
+            ready = [t for t in tasks.values() if self._stages[t.id].state == "pending" and t.id not in running
+                     and all(self._stages[d].state == "done" for d in t.depends_on)]
+            for task in ready[: self._inp.max_parallel - len(running)]:
+                running[task.id] = asyncio.create_task(self._run_task(task))
+            if not running:
+                return
+            await workflow.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+            running = {k: v for k, v in running.items() if not v.done()}
+
+    async def _run_task(self, task: PlannedTask) -> None:
+        context = [ContextItem(name=d, output=self.memory.outputs[d]) for d in task.depends_on]
+        await self.try_step(task.id, task.agent, self._inp.goal, context, task.prompt)
+
+    def _skip_blocked(self, tasks: dict[str, PlannedTask]) -> None:
+        changed = True
+        while changed:  # a skipped task blocks its own dependents too
+            changed = False
+            for task in tasks.values():
+                blocked = [d for d in task.depends_on if self._stages[d].state in ("failed", "skipped")]
+                if self._stages[task.id].state == "pending" and blocked:
+                    self.step_failed(task.id, f"skipped: depends on {', '.join(blocked)}", state="skipped")
+                    changed = True
+
+    @workflow.query
+    def result(self) -> PlannedResult:
+        rows = [PlannedTaskState(id=t.id, agent=t.agent, depends_on=t.depends_on, state=self._stages[t.id].state,
+                                 error=self._stages[t.id].error) for t in self._plan.tasks if t.id in self._stages]
+        return PlannedResult(
+            plan=rows, new_agents=self._new_agents,
+            outputs={r.id: self.memory.outputs[r.id] for r in rows if r.state == "done"},
+            failed=[TaskFailure(id=r.id, agent=r.agent, error=r.error or "") for r in rows if r.state == "failed"],
+            skipped=[r.id for r in rows if r.state == "skipped"],
+            replans=self._replans, usage=self._usage, state=self.run_state(),
+        )
