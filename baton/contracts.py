@@ -340,3 +340,32 @@ class PlannedResult(Contract):
     replans: int
     usage: Usage
     state: str = "completed"
+
+
+# --------------------------------------------------------------------------- review loop
+
+
+class ReviewLoopInput(Contract):
+    goal: Goal
+    planner: str = Field(default="planner", pattern=NAME_PATTERN)
+    workers: list[str] = Field(min_length=1, description="Agents the planner may assign tasks to")
+    reviewer: str = Field(default="reviewer", pattern=NAME_PATTERN)
+    max_rounds: int = Field(default=3, ge=1, le=10)
+    max_parallel: int = Field(default=5, ge=1, le=100)
+
+
+class ReviewRound(Contract):
+    round: int
+    outputs: dict[str, str]
+    failed: list[TaskFailure] = Field(default_factory=list)
+    approved: bool | None = None
+    critique: str | None = None
+
+
+class ReviewLoopResult(Contract):
+    rounds: list[ReviewRound]
+    approved: bool
+    critiques: list[str]
+    final: dict[str, str]
+    usage: Usage
+    state: str = "completed"

@@ -4,8 +4,9 @@ from workflows.fanout import FanOutWorkflow
 from workflows.panel import ExpertPanelWorkflow
 from workflows.pipeline import PipelineWorkflow
 from workflows.planned import PlannedWorkflow
+from workflows.review_loop import ReviewLoopWorkflow
 from workflows.router import RouterWorkflow
 
-ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow]
+ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow, ReviewLoopWorkflow]
 
-__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "FanOutWorkflow", "PipelineWorkflow", "PlannedWorkflow", "RouterWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "FanOutWorkflow", "PipelineWorkflow", "PlannedWorkflow", "ReviewLoopWorkflow", "RouterWorkflow"]

@@ -14,12 +14,12 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, PlannedInput, PlannedResult, PlannedTaskState, TaskFailure
-    from baton.plans import new_agent_spec, plan_errors
+    from baton.plans import new_agent_spec
     from baton.schemas import Plan, PlannedTask
     from workflows.control import ControlPlane
+    from workflows.planning import ask_for_plan
 
 PLAN = "plan"
-REPLANS = 2
 
 
 @workflow.defn(name="PlannedWorkflow", failure_exception_types=[pydantic.ValidationError])
@@ -57,20 +57,8 @@ class PlannedWorkflow(ControlPlane):
 
     async def _make_plan(self) -> None:
         known = set(self._inp.agents or self._specs) - {self._inp.planner}
-        errors: list[str] = []
-        for _ in range(1 + REPLANS):
-            context = [ContextItem(name="errors in your previous plan", output="\n".join(errors))] if errors else []
-            answer = await self.call_agent(PLAN, self._inp.planner, self._inp.goal, context, self._brief(known), schema="Plan")
-            plan = Plan.model_validate(answer.data)
-            if not self._inp.allow_new_agents and plan.agents:
-                errors = ["this run allows no new agents: use only the listed ones"]
-            else:
-                errors = plan_errors(plan, known)
-            if not errors:
-                break
-            workflow.logger.warning("plan rejected: %s", "; ".join(errors))
-        else:
-            raise ApplicationError(f"the planner gave no valid plan in {1 + REPLANS} tries: {'; '.join(errors)}", type="InvalidPlan")
+        brief = "Plan the goal as tasks with ids, an agent each, a prompt, and the ids they depend on. Independent tasks run in parallel."
+        plan = await ask_for_plan(self, PLAN, self._inp.planner, self._inp.goal, known, [], brief, self._inp.allow_new_agents)
         for agent in plan.agents:
             self._specs[agent.name] = new_agent_spec(agent, self._specs[self._inp.planner])
         self._plan, self._new_agents = plan, [a.name for a in plan.agents]
@@ -78,13 +66,6 @@ class PlannedWorkflow(ControlPlane):
         self.info["new_agents"] = [a.model_dump() for a in plan.agents]
         self._stages = {PLAN: self._stages[PLAN]}
         self.add_stages([(t.id, t.agent) for t in plan.tasks])
-        self.stage_done(PLAN, answer.text)
-
-    def _brief(self, known: set[str]) -> str:
-        menu = "\n".join(f"- {name}: {self._specs[name].instructions.splitlines()[0]}" for name in sorted(known))
-        new = "You may define new agents (name, role, instructions) when none of these fits." if self._inp.allow_new_agents else ""
-        return (f"Plan the goal as tasks with ids, an agent each, a prompt, and the ids they depend on. "
-                f"Independent tasks run in parallel. Agents:\n{menu}\n{new}")
 
     async def _run_dag(self) -> None:
         tasks = {t.id: t for t in self._plan.tasks}

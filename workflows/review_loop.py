@@ -1,0 +1,83 @@
+"""ReviewLoopWorkflow: planner → workers (in parallel) → reviewer; a critique
+goes back to the planner for another round, up to ``max_rounds``; every
+round's critique is kept."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import ContextItem, ReviewLoopInput, ReviewLoopResult, ReviewRound, TaskFailure
+    from baton.schemas import PlannedTask
+    from workflows.control import ControlPlane
+    from workflows.planning import ask_for_plan
+
+BRIEF = "Split the goal into independent tasks, one worker agent each, with a clear prompt."
+
+
+@workflow.defn(name="ReviewLoopWorkflow", failure_exception_types=[pydantic.ValidationError])
+class ReviewLoopWorkflow(ControlPlane):
+    pattern = "review-loop"
+    step_noun = "task"
+
+    @workflow.init
+    def __init__(self, inp: ReviewLoopInput) -> None:
+        super().__init__()
+        self._inp = inp
+        self._rounds: list[ReviewRound] = []
+
+    @workflow.run
+    async def run(self, inp: ReviewLoopInput) -> ReviewLoopResult:
+        self.init_stages([])
+        try:
+            await self.resolve_agents({inp.planner, inp.reviewer, *inp.workers})
+            for number in range(1, inp.max_rounds + 1):
+                self.info["round"] = number
+                if await self._round(number):
+                    break
+        except ApplicationError as err:
+            raise self.failed(err) from err
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        self.completed()
+        return self.result()
+
+    async def _round(self, number: int) -> bool:
+        """One plan → work → review round; True when the reviewer approves."""
+        plan_step, review_step = f"plan.r{number}", f"review.r{number}"
+        self.add_stages([(plan_step, self._inp.planner)])
+        earlier = [ContextItem(name=f"round {r.round} critique", output=r.critique or "") for r in self._rounds]
+        plan = await ask_for_plan(self, plan_step, self._inp.planner, self._inp.goal, set(self._inp.workers), earlier, BRIEF,
+                                  independent=True)
+        current = ReviewRound(round=number, outputs={})
+        self._rounds.append(current)
+        self.add_stages([(f"{t.id}.r{number}", t.agent) for t in plan.tasks] + [(review_step, self._inp.reviewer)])
+
+        async def work(task: PlannedTask) -> None:
+            output = await self.try_step(f"{task.id}.r{number}", task.agent, self._inp.goal, instructions=task.prompt)
+            if output is None:
+                current.failed.append(TaskFailure(id=task.id, agent=task.agent, error=self._stages[f"{task.id}.r{number}"].error or ""))
+            else:
+                current.outputs[task.id] = output
+
+        await self.run_parallel(plan.tasks, work, self._inp.max_parallel)
+        work_done = [ContextItem(name=t.id, output=current.outputs[t.id]) for t in plan.tasks if t.id in current.outputs]
+        verdict = await self.call_agent(review_step, self._inp.reviewer, self._inp.goal, work_done, schema="Review",
+                                        instructions="Review the work above against the goal: approve it, or say precisely what must change.")
+        self.stage_done(review_step, verdict.text)
+        current.approved, current.critique = bool(verdict.data["approved"]), verdict.data.get("critique") or ""
+        return current.approved
+
+    @workflow.query
+    def result(self) -> ReviewLoopResult:
+        last = self._rounds[-1] if self._rounds else None
+        return ReviewLoopResult(
+            rounds=self._rounds, approved=bool(last and last.approved),
+            critiques=[r.critique for r in self._rounds if r.critique],
+            final=dict(last.outputs) if last else {}, usage=self._usage, state=self.run_state(),
+        )
