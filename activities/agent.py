@@ -22,9 +22,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classify
-from activities.prompts import build_messages, correction_message
+from activities.prompts import build_messages, correction_message, tool_definitions
 from baton.agents import AgentRegistry, UnknownAgentError
-from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, Usage, explain
+from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, ToolCall, Usage, explain
 from baton.schemas import resolve_schema
 
 log = structlog.get_logger("baton.agent")
@@ -53,6 +53,7 @@ class Answer:
     usage: Usage
     model: str
     usage_estimated: bool
+    tool_calls: list[ToolCall]
 
 
 class AgentActivities:
@@ -91,10 +92,11 @@ class AgentActivities:
     async def _run(self, request: AgentRequest) -> AgentResult:
         schema_name = request.output_schema or request.agent.output_schema
         schema = resolve_schema(schema_name) if schema_name else None
-        messages: list[dict[str, str]] = build_messages(request, schema)
+        messages = build_messages(request, schema)
         if schema is None:
             answer = await self._complete(request, messages, None)
-            return AgentResult(text=answer.text, model=answer.model, usage=answer.usage, usage_estimated=answer.usage_estimated)
+            return AgentResult(text=answer.text, model=answer.model, usage=answer.usage,
+                               usage_estimated=answer.usage_estimated, tool_calls=answer.tool_calls)
 
         usage = Usage()
         for _ in range(1 + CORRECTION_TRIES):
@@ -122,7 +124,7 @@ class AgentActivities:
         )
 
     async def _complete_structured(
-        self, request: AgentRequest, messages: list[dict[str, str]], schema: type[BaseModel]
+        self, request: AgentRequest, messages: list[dict[str, Any]], schema: type[BaseModel]
     ) -> Answer:
         json_schema = schema.model_json_schema()
         if request.model not in self._json_schema_unsupported:
@@ -141,11 +143,14 @@ class AgentActivities:
         return await self._complete(request, messages, {"type": "json_object", "schema": json_schema})
 
     async def _complete(
-        self, request: AgentRequest, messages: list[dict[str, str]], response_format: dict[str, Any] | None
+        self, request: AgentRequest, messages: list[dict[str, Any]], response_format: dict[str, Any] | None
     ) -> Answer:
         spec = request.agent
         extra: dict[str, Any] = {"response_format": response_format} if response_format else {}
+        if request.tools:
+            extra["tools"] = tool_definitions(request)
         parts: list[str] = []
+        calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, by index
         usage: Usage | None = None
         answered_by = request.model
         activity.heartbeat("waiting for first token")
@@ -178,6 +183,12 @@ class AgentActivities:
                     if delta.content:
                         parts.append(delta.content)
                         activity.heartbeat(f"{sum(map(len, parts))} chars")
+                    for piece in delta.tool_calls or []:
+                        call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+                        call["id"] = piece.id or call["id"]
+                        if piece.function is not None:
+                            call["name"] += piece.function.name or ""
+                            call["arguments"] += piece.function.arguments or ""
         except openai.OpenAIError as err:
             raise classify(err, request.model) from err
         finally:
@@ -185,15 +196,17 @@ class AgentActivities:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
         text = "".join(parts).strip()
-        if not text:
+        tool_calls = [ToolCall(id=c["id"] or f"call-{i}", name=c["name"], arguments=c["arguments"] or "{}")
+                      for i, c in sorted(calls.items())]
+        if not text and not tool_calls:
             raise ApplicationError(f"{request.model} returned an empty answer", type="EmptyAnswer")
         if usage is not None:
-            return Answer(text, usage, answered_by, usage_estimated=False)
+            return Answer(text, usage, answered_by, False, tool_calls)
         # Some servers (llama-cpp-python) send no usage on streams: estimate it,
         # one token per content chunk and ~4 characters per prompt token.
-        prompt = sum(len(m["content"]) for m in messages) // 4
+        prompt = sum(len(m["content"] or "") for m in messages) // 4
         estimate = Usage(prompt_tokens=prompt, completion_tokens=len(parts), total_tokens=prompt + len(parts))
-        return Answer(text, estimate, answered_by, usage_estimated=True)
+        return Answer(text, estimate, answered_by, True, tool_calls)
 
 
 def _rejects_json_schema(err: ApplicationError) -> bool:

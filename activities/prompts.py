@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
+from typing import Any
+
 from pydantic import BaseModel
 
-from baton.contracts import AgentRequest
+from baton.contracts import AgentRequest, ChatTurn
 
 
-def build_messages(request: AgentRequest, schema: type[BaseModel] | None = None) -> list[dict[str, str]]:
+def build_messages(request: AgentRequest, schema: type[BaseModel] | None = None) -> list[dict[str, Any]]:
     system = request.agent.instructions
     if schema is not None:
         system += (
@@ -19,13 +21,33 @@ def build_messages(request: AgentRequest, schema: type[BaseModel] | None = None)
         )
     parts = [f"Goal:\n{request.goal}", f"Your stage: {request.stage}"]
     if request.instructions:
-        parts.append(f"Stage instructions:\n{request.instructions}")
+        parts.append(f"Instructions:\n{request.instructions}")
     for item in request.context:
         parts.append(f"Output of stage '{item.name}':\n{item.output}")
     if request.feedback:
         notes = "\n".join(f"- {text}" for text in request.feedback)
         parts.append(f"Feedback from a person on your earlier answer; address all of it:\n{notes}")
-    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+    first = [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+    return first + [_turn_message(turn) for turn in request.conversation]
+
+
+def _turn_message(turn: ChatTurn) -> dict[str, Any]:
+    """An earlier turn in the OpenAI chat format (assistant tool calls, tool results)."""
+    message: dict[str, Any] = {"role": turn.role, "content": turn.content}
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in turn.tool_calls
+        ]
+    if turn.tool_call_id:
+        message["tool_call_id"] = turn.tool_call_id
+    return message
+
+
+def tool_definitions(request: AgentRequest) -> list[dict[str, Any]]:
+    return [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+        for t in request.tools
+    ]
 
 
 def correction_message(error: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ This module is pure (pydantic only): the workflow sandbox passes it through.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -85,6 +86,29 @@ class ContextItem(Contract):
     output: str
 
 
+class ToolSpec(Contract):
+    """A function the model may call (OpenAI tool calling)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str
+    parameters: dict[str, Any] = Field(description="JSON schema of the arguments")
+
+
+class ToolCall(Contract):
+    id: str
+    name: str
+    arguments: str = Field(description="The model's JSON arguments, unvalidated")
+
+
+class ChatTurn(Contract):
+    """An earlier turn of a tool-calling conversation, replayed to the model."""
+
+    role: Literal["assistant", "tool", "user"]
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+
+
 class AgentRequest(Contract):
     """What one agent call gets: the goal, its task, earlier outputs, feedback."""
 
@@ -98,6 +122,8 @@ class AgentRequest(Contract):
     output_schema: str | None = Field(
         default=None, description="Structured output for this call, over the agent's own output_schema."
     )
+    tools: list[ToolSpec] = Field(default_factory=list, description="Functions the model may call instead of answering")
+    conversation: list[ChatTurn] = Field(default_factory=list, description="Earlier turns, after the first prompt")
 
 
 class AgentResult(Contract):
@@ -108,6 +134,7 @@ class AgentResult(Contract):
     model: str = Field(description="The model that actually answered.")
     usage: Usage = Field(default_factory=Usage)
     usage_estimated: bool = Field(default=False, description="The server reported no usage; counted by Baton.")
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="Functions the model called (with tools)")
 
 
 class ResolveAgentsRequest(Contract):
@@ -367,5 +394,106 @@ class ReviewLoopResult(Contract):
     approved: bool
     critiques: list[str]
     final: dict[str, str]
+    usage: Usage
+    state: str = "completed"
+
+
+# --------------------------------------------------------------------------- map-reduce
+
+
+class ItemFailure(Contract):
+    index: int
+    error: str
+
+
+class MapReduceProgress(Contract):
+    """What a map-reduce run carries across continue-as-new."""
+
+    next_batch: int = 0
+    partials: list[str] = Field(default_factory=list)
+    mapped: int = 0
+    failed: list[ItemFailure] = Field(default_factory=list)
+    failed_count: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    runs: int = 1
+
+
+class MapReduceInput(Contract):
+    goal: Goal
+    items: list[str] = Field(min_length=1, max_length=20_000)
+    mapper: str = Field(pattern=NAME_PATTERN)
+    reducer: str = Field(pattern=NAME_PATTERN)
+    batch_size: int = Field(default=200, ge=1, le=400, description="Items per child workflow")
+    max_parallel: int = Field(default=20, ge=1, le=200, description="Mapper calls at once in one batch")
+    max_batches_in_flight: int = Field(default=10, ge=1, le=100)
+    reduce_fan_in: int = Field(default=20, ge=2, le=100, description="Results one reducer call combines")
+    max_history_events: int = Field(default=2500, ge=200, le=3000, description="Continue as new past this many events (runs stay under ~4,000)")
+    progress: MapReduceProgress = Field(default_factory=MapReduceProgress, description="Set by continue-as-new only")
+
+
+class MapBatchInput(Contract):
+    goal: str
+    first_index: int
+    items: list[str]
+    mapper: str
+    reducer: str
+    max_parallel: int
+    reduce_fan_in: int
+
+
+class MapBatchResult(Contract):
+    partial: str | None
+    mapped: int
+    failed: list[ItemFailure]
+    usage: Usage
+
+
+class MapReduceResult(Contract):
+    result: str | None
+    items: int
+    mapped: int
+    failed_count: int
+    failed: list[ItemFailure] = Field(description="The first failures (at most 100)")
+    runs: int = Field(description="Workflow runs it took (continue-as-new)")
+    usage: Usage
+    state: str = "completed"
+
+
+# --------------------------------------------------------------------------- supervisor
+
+
+class SupervisorInput(Contract):
+    goal: Goal
+    supervisor: str = Field(default="supervisor", pattern=NAME_PATTERN)
+    workers: list[str] = Field(min_length=1, max_length=50, description="Agents the supervisor may delegate to")
+    max_turns: int = Field(default=8, ge=1, le=50, description="Supervisor decisions before it must answer")
+    allow_escalation: bool = Field(default=True, description="The supervisor may ask a person (awaiting_review)")
+
+    @model_validator(mode="after")
+    def _check_workers(self) -> SupervisorInput:
+        for name in self.workers:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"worker {name!r} is not a valid agent name")
+        unique(self.workers, "worker")
+        if self.supervisor in self.workers:
+            raise ValueError(f"the supervisor {self.supervisor!r} cannot also be a worker")
+        return self
+
+
+class Delegation(Contract):
+    turn: int
+    step: str
+    agent: str
+    instruction: str
+    output: str | None = None
+    error: str | None = None
+
+
+class SupervisorResult(Contract):
+    answer: str | None
+    turns: int
+    delegations: list[Delegation]
+    questions: list[dict[str, str]] = Field(description="What the supervisor asked a person, and the answer")
+    stopped: Literal["finished", "max_turns"]
     usage: Usage
     state: str = "completed"

@@ -78,9 +78,9 @@ def worker_env(llm: ScriptedLLM, task_queue: str, **extra: str) -> dict[str, str
 
 
 @asynccontextmanager
-async def real_worker(client: Client, llm: ScriptedLLM, task_queue: str) -> AsyncIterator[Worker]:
+async def real_worker(client: Client, llm: ScriptedLLM, task_queue: str, **extra_env: str) -> AsyncIterator[Worker]:
     """Baton's own worker (worker.build_worker) against the scripted LLM."""
-    env = worker_env(llm, task_queue)
+    env = worker_env(llm, task_queue, **extra_env)
     worker = build_worker(client, agent_registry(), make_openai_client(env), env)
     async with worker:
         yield worker

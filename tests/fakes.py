@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, Usage
+from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, ToolCall, Usage
 from tests.conftest import agent_registry
 
 
@@ -25,6 +25,8 @@ class FakeCall:
     feedback: list[str]
     instructions: str | None = None
     schema: str | None = None
+    tools: list[str] = field(default_factory=list)
+    conversation: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -38,10 +40,11 @@ class FakeAgents:
     delay: float = 0.0  # real seconds each call takes, so parallel calls overlap
     in_flight: int = 0
     max_in_flight: int = 0
-    # step -> scripted answers, in order: a dict is structured output (data)
-    scripted: dict[str, list[str | dict]] = field(default_factory=lambda: defaultdict(list))
+    # step -> scripted answers, in order: a dict is structured output (data),
+    # a list of (function, arguments) pairs is tool calls
+    scripted: dict[str, list[str | dict | list]] = field(default_factory=lambda: defaultdict(list))
 
-    def script(self, step: str, *answers: str | dict) -> None:
+    def script(self, step: str, *answers: str | dict | list) -> None:
         self.scripted[step].extend(answers)
 
     def hold(self, stage: str) -> asyncio.Event:
@@ -64,7 +67,8 @@ class FakeAgents:
     @activity.defn(name="run_agent")
     async def run_agent(self, request: AgentRequest) -> AgentResult:
         self.calls.append(FakeCall(request.stage, request.agent.name, request.model, [c.name for c in request.context],
-                                   list(request.feedback), request.instructions, request.output_schema))
+                                   list(request.feedback), request.instructions, request.output_schema,
+                                   [t.name for t in request.tools], [t.model_dump() for t in request.conversation]))
         self.started[request.stage].set()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -83,6 +87,10 @@ class FakeAgents:
             answer = self.scripted[request.stage].pop(0)
             if isinstance(answer, dict):
                 return AgentResult(text=json.dumps(answer), data=answer, model=request.model, usage=usage)
+            if isinstance(answer, list):
+                calls = [ToolCall(id=f"{request.stage}-{i}", name=name, arguments=args if isinstance(args, str) else json.dumps(args))
+                         for i, (name, args) in enumerate(answer)]
+                return AgentResult(text="", tool_calls=calls, model=request.model, usage=usage)
             return AgentResult(text=answer, model=request.model, usage=usage)
         runs = sum(1 for c in self.calls if c.stage == request.stage)
         return AgentResult(text=f"{request.stage} v{runs}", model=request.model, usage=usage)

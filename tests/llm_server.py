@@ -43,6 +43,7 @@ class Reply:
     hang: bool = False  # never answer (until the client gives up)
     drop: bool = False  # close the connection without an answer
     usage: bool = True  # include token usage in the answer
+    tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)  # (function, arguments)
 
 
 @dataclass
@@ -96,7 +97,7 @@ class ScriptedLLM:
 
     async def _chat(self, http: web.Request) -> web.StreamResponse:
         body = await http.json()
-        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
         stage_match = STAGE_LINE.search(prompt)
         stage = stage_match.group(1).strip() if stage_match else None
         with self._lock:
@@ -119,22 +120,35 @@ class ScriptedLLM:
             return web.Response(status=reply.status, text=reply.body or json.dumps({"error": {"message": f"scripted {reply.status}"}}), headers=reply.headers, content_type="application/json")
         usage = _usage(prompt, reply.text or "") if reply.usage else None
         model = body.get("model", "scripted")
+        calls = [{"id": f"call-{number}-{i}", "type": "function",
+                  "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                 for i, (name, args) in enumerate(reply.tool_calls)]
         if body.get("stream"):
-            return await self._stream(http, model, reply.text or "", usage)
-        message = {"role": "assistant", "content": reply.text}
+            return await self._stream(http, model, reply.text or "", usage, calls)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if calls:
+            message["tool_calls"] = calls
         answer = {"id": f"chatcmpl-{number}", "object": "chat.completion", "created": int(time.time()), "model": model,
                   "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
         if usage:
             answer["usage"] = usage
         return web.json_response(answer)
 
-    async def _stream(self, http: web.Request, model: str, text: str, usage: dict | None) -> web.StreamResponse:
+    async def _stream(self, http: web.Request, model: str, text: str, usage: dict | None, calls: list[dict]) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(http)
         base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
-        pieces = re.findall(r"\S+\s*|\s+", text) or [text]
-        for piece in pieces:
-            chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+        pieces = re.findall(r"\S+\s*|\s+", text) or ([text] if text or not calls else [])
+        deltas = [{"content": piece} for piece in pieces]
+        for index, call in enumerate(calls):
+            # As providers do: id and name first, then the arguments in pieces.
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2
+            deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                           "function": {"name": call["function"]["name"], "arguments": arguments[:half]}}]})
+            deltas.append({"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]})
+        for delta in deltas:
+            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await response.write(f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n".encode())
         if usage:

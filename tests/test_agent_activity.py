@@ -161,3 +161,23 @@ async def test_resolve_agents_names_unknown_agent(llm: ScriptedLLM):
 def test_worker_refuses_to_start_without_an_endpoint():
     with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
         make_openai_client({})
+
+
+async def test_tool_calls_stream_back_whole_and_earlier_turns_are_sent(llm: ScriptedLLM):
+    from baton.contracts import ChatTurn, ToolCall, ToolSpec
+
+    llm.script("draft", Reply(tool_calls=[("delegate", {"agent": "writer", "instruction": "write the intro"}),
+                                          ("finish", {"answer": "done"})]))
+    tools = [ToolSpec(name="delegate", description="d", parameters={"type": "object", "properties": {}}),
+             ToolSpec(name="finish", description="f", parameters={"type": "object", "properties": {}})]
+    earlier = [ChatTurn(role="assistant", tool_calls=[ToolCall(id="c1", name="delegate", arguments="{}")]),
+               ChatTurn(role="tool", tool_call_id="c1", content="the researcher's facts")]
+    result = await run(llm, request(tools=tools, conversation=earlier))
+
+    assert result.text == "" and [(c.name, c.arguments) for c in result.tool_calls] == [
+        ("delegate", '{"agent": "writer", "instruction": "write the intro"}'), ("finish", '{"answer": "done"}')]
+    assert all(c.id for c in result.tool_calls)
+    sent = llm.requests[0].body
+    assert [t["function"]["name"] for t in sent["tools"]] == ["delegate", "finish"]
+    assert sent["messages"][2]["tool_calls"][0]["id"] == "c1"
+    assert sent["messages"][3] == {"role": "tool", "content": "the researcher's facts", "tool_call_id": "c1"}

@@ -1,12 +1,14 @@
 """Baton's orchestration patterns, one deterministic workflow per file."""
 
 from workflows.fanout import FanOutWorkflow
+from workflows.map_reduce import MapBatchWorkflow, MapReduceWorkflow
 from workflows.panel import ExpertPanelWorkflow
 from workflows.pipeline import PipelineWorkflow
 from workflows.planned import PlannedWorkflow
 from workflows.review_loop import ReviewLoopWorkflow
 from workflows.router import RouterWorkflow
+from workflows.supervisor import SupervisorWorkflow
 
-ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow, ReviewLoopWorkflow]
+ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow, ReviewLoopWorkflow, MapReduceWorkflow, MapBatchWorkflow, SupervisorWorkflow]
 
-__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "FanOutWorkflow", "PipelineWorkflow", "PlannedWorkflow", "ReviewLoopWorkflow", "RouterWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "MapBatchWorkflow", "MapReduceWorkflow", "FanOutWorkflow", "PipelineWorkflow", "PlannedWorkflow", "ReviewLoopWorkflow", "RouterWorkflow", "SupervisorWorkflow"]

@@ -13,14 +13,15 @@ Everything here is deterministic: no I/O, no wall clock, no randomness.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import (
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         AgentResult,
         AgentSpec,
         ApproveRequest,
+        ChatTurn,
         ContextItem,
         FeedbackRequest,
         ResolveAgentsRequest,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         StageStatus,
         Status,
         SteerAck,
+        ToolSpec,
         Usage,
     )
     from workflows.details import render_details
@@ -65,6 +68,13 @@ class RunMemory:
     outputs: dict[str, str] = field(default_factory=dict)
     feedback: dict[str, list[str]] = field(default_factory=dict)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+
+
+def root_message(err: BaseException) -> str:
+    """The reason at the bottom of a child workflow failure chain."""
+    while isinstance(err, ChildWorkflowError) and err.cause is not None:
+        err = err.cause
+    return getattr(err, "message", None) or str(err)
 
 
 def retry_policy(spec: AgentSpec) -> RetryPolicy:
@@ -223,9 +233,12 @@ class ControlPlane:
         context: Sequence[ContextItem] = (),
         instructions: str | None = None,
         schema: str | None = None,
+        tools: Sequence[ToolSpec] = (),
+        conversation: Sequence[ChatTurn] = (),
     ) -> AgentResult:
         """Run one agent for one step: the pause gate, then the agent's model, then each
-        fallback model. ``schema`` asks for structured output whatever the agent's config.
+        fallback model. ``schema`` asks for structured output whatever the agent's config;
+        ``tools`` lets the model call functions (``conversation``: the turns so far).
         Raises ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
         await self.pause_gate()
         spec = self._specs[agent]
@@ -238,6 +251,7 @@ class ControlPlane:
             result = await self._call_models(spec, AgentRequest(
                 agent=spec, model=spec.model, goal=goal, stage=step, instructions=instructions,
                 context=list(context), feedback=self.memory.feedback.get(step, []), output_schema=schema,
+                tools=list(tools), conversation=list(conversation),
             ))
         finally:
             self._running.remove(step)
@@ -301,6 +315,22 @@ class ControlPlane:
         await asyncio.gather(*(bounded(item) for item in items))
 
     # ------------------------------------------------------------ ends of a run
+
+    @contextlib.contextmanager
+    def ends_of_run(self) -> Iterator[None]:
+        """Wrap a pattern's body: a failure ends the run naming its step (and a child
+        run's cause), a cancel keeps partial outputs, the end marks it completed.
+        Continue-as-new passes through untouched."""
+        try:
+            yield
+        except ApplicationError as err:
+            raise self.failed(err) from err
+        except ChildWorkflowError as err:
+            raise self.failed(ApplicationError(root_message(err))) from err
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        self.completed()
 
     def failed(self, err: ApplicationError) -> ApplicationError:
         """The run's failure, with the step, the agent and the provider's reason."""
@@ -367,4 +397,4 @@ class ControlPlane:
         )
 
     def _publish(self) -> None:
-        workflow.set_current_details(render_details(self.pattern, self.run_state(), list(self._stages.values()), self._usage))
+        workflow.set_current_details(render_details(self.pattern, self.run_state(), list(self._stages.values()), self._usage, self.info))

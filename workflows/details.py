@@ -7,9 +7,12 @@ from baton.contracts import StageStatus, Usage
 STATE_ICONS = {"pending": "⏳", "running": "▶️", "awaiting_review": "✋", "done": "✅"}
 
 
-def render_details(pattern: str, state: str, stages: list[StageStatus], usage: Usage) -> str:
-    lines = [
-        f"**{pattern}** · {state} · {usage.total_tokens} tokens",
+def render_details(pattern: str, state: str, stages: list[StageStatus], usage: Usage, info: dict | None = None) -> str:
+    counts = " · ".join(f"{k} {v}" for k, v in (info or {}).items() if isinstance(v, int | float) or isinstance(v, str) and len(v) <= 40)
+    lines = [f"**{pattern}** · {state} · {usage.total_tokens} tokens" + (f" · {counts}" if counts else "")]
+    if not stages:
+        return lines[0]
+    lines += [
         "",
         "| stage | agent | state | model | runs | feedback |",
         "|---|---|---|---|---|---|",

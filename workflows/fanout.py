@@ -4,11 +4,8 @@ what succeeded."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pydantic
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, FanOutInput, FanOutResult, TaskFailure, TaskSpec
@@ -32,19 +29,13 @@ class FanOutWorkflow(ControlPlane):
     async def run(self, inp: FanOutInput) -> FanOutResult:
         synthesizer = [(SYNTHESIS, inp.synthesizer)] if inp.synthesizer else []
         self.init_stages([(t.id, t.agent) for t in inp.tasks] + synthesizer)
-        try:
+        with self.ends_of_run():
             await self.resolve_agents({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer})
             await self.run_parallel(inp.tasks, self._run_task, inp.max_parallel)
             if inp.synthesizer and self.memory.outputs:
                 context = [ContextItem(name=t.id, output=self.memory.outputs[t.id]) for t in inp.tasks if t.id in self.memory.outputs]
                 self._synthesis = await self.try_step(SYNTHESIS, inp.synthesizer, inp.goal, context,
                                                       "Synthesize the task results above into one answer to the goal.")
-        except ApplicationError as err:
-            raise self.failed(err) from err
-        except asyncio.CancelledError:
-            self.cancelled()
-            raise
-        self.completed()
         return self.result()
 
     async def _run_task(self, task: TaskSpec) -> None:

@@ -8,7 +8,6 @@ import asyncio
 
 import pydantic
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, ExpertSpec, PanelInput, PanelResult
@@ -36,7 +35,7 @@ class ExpertPanelWorkflow(ControlPlane):
     async def run(self, inp: PanelInput) -> PanelResult:
         rows = [(step(e.name, r), e.agent) for r in range(1, inp.rounds + 1) for e in inp.experts]
         self.init_stages([*rows, (MODERATE, inp.moderator)])
-        try:
+        with self.ends_of_run():
             await self.resolve_agents({e.agent for e in inp.experts} | {inp.moderator})
             for round_number in range(1, inp.rounds + 1):
                 self.info["round"] = round_number
@@ -46,12 +45,6 @@ class ExpertPanelWorkflow(ControlPlane):
                                             instructions="Moderate the panel: state the consensus, how far the experts agree, and every dissenting point.")
             self._verdict = verdict.data or {}
             self.stage_done(MODERATE, verdict.text)
-        except ApplicationError as err:
-            raise self.failed(err) from err
-        except asyncio.CancelledError:
-            self.cancelled()
-            raise
-        self.completed()
         return self.result()
 
     async def _answer(self, expert: ExpertSpec, round_number: int) -> None:

@@ -3,11 +3,8 @@ outputs of the stages before it; stages marked ``review`` wait for a person."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pydantic
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, PipelineInput, PipelineResult
@@ -26,7 +23,7 @@ class PipelineWorkflow(ControlPlane):
         self.init_stages([(s.name, s.agent) for s in inp.stages])
         order = [s.name for s in inp.stages]
         index = 0
-        try:
+        with self.ends_of_run():
             await self.resolve_agents({s.agent for s in inp.stages})
             while index < len(inp.stages):
                 stage = inp.stages[index]
@@ -38,12 +35,6 @@ class PipelineWorkflow(ControlPlane):
                     await self.review_gate(stage.name)
                 rerun_from = self.take_jump()
                 index = order.index(rerun_from) if rerun_from else index + 1
-        except ApplicationError as err:
-            raise self.failed(err) from err
-        except asyncio.CancelledError:
-            self.cancelled()
-            raise
-        self.completed()
         return self.result()
 
     @workflow.query

@@ -10,7 +10,6 @@ import asyncio
 
 import pydantic
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, PlannedInput, PlannedResult, PlannedTaskState, TaskFailure
@@ -38,7 +37,7 @@ class PlannedWorkflow(ControlPlane):
     @workflow.run
     async def run(self, inp: PlannedInput) -> PlannedResult:
         self.init_stages([(PLAN, inp.planner)])
-        try:
+        with self.ends_of_run():
             await self.resolve_agents({inp.planner, *(inp.agents or [])}, every=inp.agents is None)
             while True:
                 self.checkpoint(PLAN)
@@ -47,12 +46,6 @@ class PlannedWorkflow(ControlPlane):
                 if self.take_jump() != PLAN:  # feedback at the gate asks for a new plan
                     break
                 self._replans += 1
-        except ApplicationError as err:
-            raise self.failed(err) from err
-        except asyncio.CancelledError:
-            self.cancelled()
-            raise
-        self.completed()
         return self.result()
 
     async def _make_plan(self) -> None:

@@ -4,11 +4,8 @@ round's critique is kept."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pydantic
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, ReviewLoopInput, ReviewLoopResult, ReviewRound, TaskFailure
@@ -33,18 +30,12 @@ class ReviewLoopWorkflow(ControlPlane):
     @workflow.run
     async def run(self, inp: ReviewLoopInput) -> ReviewLoopResult:
         self.init_stages([])
-        try:
+        with self.ends_of_run():
             await self.resolve_agents({inp.planner, inp.reviewer, *inp.workers})
             for number in range(1, inp.max_rounds + 1):
                 self.info["round"] = number
                 if await self._round(number):
                     break
-        except ApplicationError as err:
-            raise self.failed(err) from err
-        except asyncio.CancelledError:
-            self.cancelled()
-            raise
-        self.completed()
         return self.result()
 
     async def _round(self, number: int) -> bool:

@@ -3,11 +3,8 @@ agent handles the input; an unknown or unsure pick falls back to the default."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pydantic
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import RouterInput, RouterResult
@@ -29,7 +26,7 @@ class RouterWorkflow(ControlPlane):
     async def run(self, inp: RouterInput) -> RouterResult:
         self.init_stages([(CLASSIFY, inp.classifier), (HANDLE, "?")])
         routes = {r.agent: r.description for r in inp.routes}
-        try:
+        with self.ends_of_run():
             await self.resolve_agents({inp.classifier, inp.default, *routes})
             menu = "\n".join(f"- {agent}: {text}" for agent, text in routes.items())
             pick = await self.call_agent(CLASSIFY, inp.classifier, inp.input, schema="Route",
@@ -39,12 +36,6 @@ class RouterWorkflow(ControlPlane):
             answer = await self.call_agent(HANDLE, self.info["route"], inp.input)
             self._output = answer.text
             self.stage_done(HANDLE, answer.text)
-        except ApplicationError as err:
-            raise self.failed(err) from err
-        except asyncio.CancelledError:
-            self.cancelled()
-            raise
-        self.completed()
         return self.result()
 
     def _choose(self, pick: dict, routes: dict[str, str], inp: RouterInput) -> None:

@@ -1,0 +1,58 @@
+"""MapReduceWorkflow's logic on the time-skipping server, with fake activities."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import EventType
+
+from baton.contracts import MapReduceInput, MapReduceResult
+
+
+def items(n: int) -> list[str]:
+    return [f"item text {i}" for i in range(n)]
+
+
+async def test_maps_every_item_in_batches_and_reduces_hierarchically(fake_worker):
+    fakes, start = fake_worker
+    fakes.delay = 0.01
+    inp = MapReduceInput(goal="Summarise reviews", items=items(25), mapper="researcher", reducer="editor",
+                         batch_size=10, max_parallel=4, max_batches_in_flight=2, reduce_fan_in=3)
+    result = await (await start("MapReduceWorkflow", inp, MapReduceResult)).result()
+    mapped = [c for c in fakes.calls if c.stage.startswith("item-")]
+    assert sorted(int(c.stage.split("-")[1]) for c in mapped) == list(range(25))
+    assert fakes.max_in_flight <= 2 * 4  # two batches in flight, four calls each
+    # Batch of 10 -> groups of 3: 4 reduces, then 2, then 1; batch of 5: 2 then 1; parent: 3 partials -> 1.
+    reduces = [c for c in fakes.calls if c.stage.startswith("reduce-")]
+    assert len(reduces) == 2 * (4 + 2 + 1) + (2 + 1) + 1
+    assert all(len(c.context) <= 3 for c in reduces)
+    assert result.mapped == 25 and result.failed_count == 0 and result.result == "reduce-1.0 v" + str(
+        sum(1 for c in reduces if c.stage == "reduce-1.0"))
+    assert result.usage.total_tokens == 15 * len(fakes.calls)
+
+
+async def test_failed_items_are_listed_and_do_not_sink_the_run(fake_worker):
+    fakes, start = fake_worker
+    fakes.failing_steps = {"item-2", "item-7"}
+    inp = MapReduceInput(goal="g", items=items(9), mapper="researcher", reducer="editor", batch_size=5)
+    result = await (await start("MapReduceWorkflow", inp, MapReduceResult)).result()
+    assert result.mapped == 7 and result.failed_count == 2 and [f.index for f in result.failed] == [2, 7]
+    assert "item-2 cannot be done" in result.failed[0].error
+
+
+async def test_continues_as_new_before_history_grows_too_long(fake_worker, skip_env):
+    fakes, start = fake_worker
+    inp = MapReduceInput(goal="g", items=items(120), mapper="researcher", reducer="editor",
+                         batch_size=1, max_batches_in_flight=20, max_history_events=200)
+    handle = await start("MapReduceWorkflow", inp, MapReduceResult)
+    result = await handle.result()
+    assert result.mapped == 120 and result.runs >= 2
+    assert sorted(int(c.stage.split("-")[1]) for c in fakes.calls if c.stage.startswith("item-")) == list(range(120))
+    # Each run of the parent stayed near the bound it was given.
+    run_ids, run_id = [], handle.result_run_id
+    while run_id:
+        events = [e async for e in skip_env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history_events()]
+        assert len(events) <= 200 + 20 * 6, len(events)
+        last = events[-1]
+        run_ids.append(run_id)
+        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
+    assert len(run_ids) == result.runs

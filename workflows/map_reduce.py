@@ -1,0 +1,170 @@
+"""MapReduceWorkflow: a mapper agent over every item, a reducer agent over the
+results, at any size. Items go in batches to ``MapBatchWorkflow`` children (at
+most ``max_batches_in_flight`` at once); each child maps its batch with a
+bounded number of calls in flight and reduces it to one partial; the parent
+reduces the partials. Reduction is hierarchical (``reduce_fan_in`` results per
+reducer call), and the parent continues as new before its history grows past
+``max_history_events``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import (ContextItem, ItemFailure, MapBatchInput, MapBatchResult, MapReduceInput,
+                                 MapReduceResult)
+    from workflows.control import ControlPlane
+
+MAX_FAILURES_KEPT = 100
+
+
+async def reduce_all(plane: ControlPlane, results: list[ContextItem], reducer: str, goal: str, fan_in: int) -> str | None:
+    """Reduce to one text, ``fan_in`` results per reducer call, level by level."""
+    level = 0
+    while len(results) > 1:
+        level += 1
+        groups = [results[i:i + fan_in] for i in range(0, len(results), fan_in)]
+        reduced: dict[int, str] = {}
+
+        async def reduce_group(number: int, level: int = level, groups: list = groups) -> None:
+            answer = await plane.call_agent(f"reduce-{level}.{number}", reducer, goal, groups[number],
+                                            "Combine the results above into one result for the goal. Keep every finding.")
+            reduced[number] = answer.text
+
+        await plane.run_parallel(range(len(groups)), reduce_group, fan_in)
+        results = [ContextItem(name=f"part {n + 1}", output=reduced[n]) for n in range(len(groups))]
+    return results[0].output if results else None
+
+
+@workflow.defn(name="MapBatchWorkflow", failure_exception_types=[pydantic.ValidationError])
+class MapBatchWorkflow(ControlPlane):
+    pattern = "map-batch"
+    step_noun = "item"
+
+    @workflow.run
+    async def run(self, inp: MapBatchInput) -> MapBatchResult:
+        await self.resolve_agents({inp.mapper, inp.reducer})
+        mapped: dict[int, str] = {}
+        failed: list[ItemFailure] = []
+
+        async def map_one(offset: int) -> None:
+            index = inp.first_index + offset
+            try:
+                answer = await self.call_agent(f"item-{index}", inp.mapper, inp.goal, instructions=f"Process this item:\n{inp.items[offset]}")
+            except ApplicationError as err:
+                failed.append(ItemFailure(index=index, error=err.message))
+                return
+            mapped[index] = answer.text
+
+        await self.run_parallel(range(len(inp.items)), map_one, inp.max_parallel)
+        results = [ContextItem(name=f"item {i}", output=mapped[i]) for i in sorted(mapped)]
+        partial = await reduce_all(self, results, inp.reducer, inp.goal, inp.reduce_fan_in)
+        return MapBatchResult(partial=partial, mapped=len(mapped), failed=sorted(failed, key=lambda f: f.index), usage=self._usage)
+
+
+@workflow.defn(name="MapReduceWorkflow", failure_exception_types=[pydantic.ValidationError])
+class MapReduceWorkflow(ControlPlane):
+    pattern = "map-reduce"
+    step_noun = "item"
+
+    @workflow.init
+    def __init__(self, inp: MapReduceInput) -> None:
+        super().__init__()
+        self._inp = inp
+        self._progress = inp.progress.model_copy(deep=True)
+        self._usage = self._progress.usage
+        self._batches = [inp.items[i:i + inp.batch_size] for i in range(0, len(inp.items), inp.batch_size)]
+        self._children: dict[int, workflow.ChildWorkflowHandle] = {}
+        self._result: str | None = None
+        self._show()
+
+    @workflow.signal
+    async def pause(self) -> None:
+        """Pause this run and the batches in flight."""
+        self._paused = True
+        self._publish()
+        for child in list(self._children.values()):
+            await child.signal("pause")
+
+    @workflow.signal
+    async def resume(self) -> None:
+        self._paused = False
+        self._publish()
+        for child in list(self._children.values()):
+            await child.signal("resume")
+
+    @workflow.run
+    async def run(self, inp: MapReduceInput) -> MapReduceResult:
+        with self.ends_of_run():
+            await self.resolve_agents({inp.mapper, inp.reducer})
+            if await self._map_batches():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                carried = self._progress.model_copy(update={"runs": self._progress.runs + 1})
+                workflow.continue_as_new(inp.model_copy(update={"progress": carried}))
+            partials = [ContextItem(name=f"batch {n + 1}", output=p) for n, p in enumerate(self._progress.partials)]
+            self._result = await reduce_all(self, partials, inp.reducer, inp.goal, inp.reduce_fan_in)
+        return self.result()
+
+    async def _map_batches(self) -> bool:
+        """Run the batches; True when this run should continue as new first."""
+        running: set[asyncio.Task] = set()
+        while self._progress.next_batch < len(self._batches) or running:
+            room = self._inp.max_batches_in_flight - len(running)
+            while room > 0 and self._progress.next_batch < len(self._batches) and not self._history_full():
+                await self.pause_gate()
+                running.add(asyncio.create_task(self._run_batch(self._progress.next_batch)))
+                self._progress.next_batch += 1
+                room -= 1
+            if not running:
+                return True  # history full: hand the rest to a fresh run
+            done, _ = await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a failed batch fails the run
+            running.difference_update(done)
+        return False
+
+    async def _run_batch(self, number: int) -> None:
+        inp, first = self._inp, number * self._inp.batch_size
+        handle = await workflow.start_child_workflow(
+            "MapBatchWorkflow",
+            MapBatchInput(goal=inp.goal, first_index=first, items=self._batches[number], mapper=inp.mapper,
+                          reducer=inp.reducer, max_parallel=inp.max_parallel, reduce_fan_in=inp.reduce_fan_in),
+            id=f"{workflow.info().workflow_id}-batch-{number + 1}",
+            result_type=MapBatchResult,
+            static_summary=f"batch {number + 1}/{len(self._batches)}: items {first}–{first + len(self._batches[number]) - 1}",
+            execution_timeout=timedelta(days=7),
+        )
+        self._children[number] = handle
+        try:
+            batch: MapBatchResult = await handle
+        finally:
+            del self._children[number]
+        if batch.partial is not None:
+            self._progress.partials.append(batch.partial)
+        self._progress.mapped += batch.mapped
+        self._progress.failed_count += len(batch.failed)
+        self._progress.failed = (self._progress.failed + batch.failed)[:MAX_FAILURES_KEPT]
+        self._usage += batch.usage
+        self._progress.usage = self._usage
+        self._show()
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        return info.get_current_history_length() >= self._inp.max_history_events or info.is_continue_as_new_suggested()
+
+    def _show(self) -> None:
+        p = self._progress
+        self.info.update(items=len(self._inp.items), mapped=p.mapped, failed=p.failed_count, batches=len(self._batches),
+                         batches_started=p.next_batch, runs=p.runs)
+        self._publish()
+
+    @workflow.query
+    def result(self) -> MapReduceResult:
+        p = self._progress
+        return MapReduceResult(result=self._result, items=len(self._inp.items), mapped=p.mapped, failed_count=p.failed_count,
+                               failed=p.failed, runs=p.runs, usage=self._usage, state=self.run_state())
