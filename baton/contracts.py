@@ -173,6 +173,7 @@ Prompt = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(
 class PipelineInput(Contract):
     goal: Goal
     stages: list[StageSpec] = Field(min_length=1, max_length=200)
+    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> PipelineInput:
@@ -262,6 +263,7 @@ class FanOutInput(Contract):
     tasks: list[TaskSpec] = Field(min_length=1, max_length=500)
     max_parallel: int = Field(default=5, ge=1, le=200)
     synthesizer: str | None = Field(default="summarizer", pattern=NAME_PATTERN)
+    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
 
     @model_validator(mode="after")
     def _unique_task_ids(self) -> FanOutInput:
@@ -322,6 +324,7 @@ class PanelInput(Contract):
     experts: list[ExpertSpec] = Field(min_length=2, max_length=20)
     rounds: int = Field(default=1, ge=1, le=5, description="Debate rounds; from round 2 each sees the others' answers")
     moderator: str = Field(default="summarizer", pattern=NAME_PATTERN)
+    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
 
     @model_validator(mode="after")
     def _unique_experts(self) -> PanelInput:
@@ -348,6 +351,7 @@ class PlannedInput(Contract):
     allow_new_agents: bool = Field(default=True, description="The planner may define agents of its own")
     max_parallel: int = Field(default=5, ge=1, le=100)
     max_failures: int = Field(default=3, ge=1, description="At this many failed tasks, stop and wait for a person")
+    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
 
 
 class PlannedTaskState(Contract):
@@ -495,5 +499,35 @@ class SupervisorResult(Contract):
     delegations: list[Delegation]
     questions: list[dict[str, str]] = Field(description="What the supervisor asked a person, and the answer")
     stopped: Literal["finished", "max_turns"]
+    usage: Usage
+    state: str = "completed"
+
+
+# --------------------------------------------------------------------------- hierarchical
+
+
+class HierarchicalInput(Contract):
+    goal: Goal
+    planner: str = Field(default="planner", pattern=NAME_PATTERN)
+    synthesizer: str = Field(default="summarizer", pattern=NAME_PATTERN)
+    agents: list[str] | None = Field(default=None, description="Agents the phases may use (default: every configured agent)")
+    allow_new_agents: bool = Field(default=True, description="The planner may define agents of its own")
+    max_parallel: int = Field(default=5, ge=1, le=100, description="For fan-out and planned phases")
+
+
+class PhaseOutcome(Contract):
+    id: str
+    pattern: str
+    goal: str
+    workflow_id: str
+    state: StageState
+    output: str | None = None
+    error: str | None = None
+
+
+class HierarchicalResult(Contract):
+    phases: list[PhaseOutcome]
+    new_agents: list[str]
+    synthesis: str | None
     usage: Usage
     state: str = "completed"

@@ -6,12 +6,13 @@ output is data, and nothing in it runs until it has passed these checks.
 
 from __future__ import annotations
 
+import re
 from graphlib import CycleError, TopologicalSorter
 
 from pydantic import ValidationError
 
-from baton.contracts import AgentSpec, explain
-from baton.schemas import NewAgent, Plan
+from baton.contracts import NAME_PATTERN, AgentSpec, explain
+from baton.schemas import NewAgent, PhasePlan, Plan
 
 MAX_TASKS = 50
 MAX_INSTRUCTIONS = 4000
@@ -24,14 +25,8 @@ def plan_errors(plan: Plan, known_agents: set[str]) -> list[str]:
         errors.append("the plan has no tasks")
     if len(plan.tasks) > MAX_TASKS:
         errors.append(f"the plan has {len(plan.tasks)} tasks; at most {MAX_TASKS}")
+    errors += new_agent_errors(plan.agents, known_agents)
     new_names = [a.name for a in plan.agents]
-    for agent in plan.agents:
-        if agent.name in known_agents:
-            errors.append(f"new agent {agent.name!r} has the name of an existing agent")
-        if len(agent.instructions) > MAX_INSTRUCTIONS:
-            errors.append(f"new agent {agent.name!r}: instructions over {MAX_INSTRUCTIONS} characters")
-    if len(set(new_names)) != len(new_names):
-        errors.append("two new agents share a name")
     ids = [t.id for t in plan.tasks]
     if len(set(ids)) != len(ids):
         errors.append("task ids must be unique: " + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
@@ -49,6 +44,47 @@ def plan_errors(plan: Plan, known_agents: set[str]) -> list[str]:
             TopologicalSorter({t.id: t.depends_on for t in plan.tasks}).prepare()
         except CycleError as err:
             errors.append("the dependencies form a cycle: " + " -> ".join(map(str, err.args[1])))
+    return errors
+
+
+def new_agent_errors(agents: list[NewAgent], known_agents: set[str]) -> list[str]:
+    errors: list[str] = []
+    for agent in agents:
+        if not re.match(NAME_PATTERN, agent.name):
+            errors.append(f"new agent name {agent.name!r} is not valid: letters, digits, _ . - only, at most 64")
+        if agent.name in known_agents:
+            errors.append(f"new agent {agent.name!r} has the name of an existing agent")
+        if len(agent.instructions) > MAX_INSTRUCTIONS:
+            errors.append(f"new agent {agent.name!r}: instructions over {MAX_INSTRUCTIONS} characters")
+    names = [a.name for a in agents]
+    if len(set(names)) != len(names):
+        errors.append("two new agents share a name")
+    return errors
+
+
+MAX_PHASES = 10
+MIN_AGENTS = {"pipeline": 1, "fan-out": 1, "panel": 2, "planned": 0}
+
+
+def phase_plan_errors(plan: PhasePlan, known_agents: set[str]) -> list[str]:
+    """Everything wrong with a hierarchical plan of phases (empty: valid)."""
+    errors = new_agent_errors(plan.agents, known_agents)
+    if not plan.phases:
+        errors.append("the plan has no phases")
+    if len(plan.phases) > MAX_PHASES:
+        errors.append(f"the plan has {len(plan.phases)} phases; at most {MAX_PHASES}")
+    ids = [p.id for p in plan.phases]
+    if len(set(ids)) != len(ids):
+        errors.append("phase ids must be unique: " + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    agents = known_agents | {a.name for a in plan.agents}
+    for phase in plan.phases:
+        if len(phase.agents) < MIN_AGENTS[phase.pattern]:
+            errors.append(f"phase {phase.id!r} ({phase.pattern}) needs at least {MIN_AGENTS[phase.pattern]} agents")
+        if len(set(phase.agents)) != len(phase.agents) and phase.pattern != "pipeline":
+            errors.append(f"phase {phase.id!r} lists an agent twice")
+        for agent in phase.agents:
+            if agent not in agents:
+                errors.append(f"phase {phase.id!r} uses unknown agent {agent!r}; use one of {', '.join(sorted(agents))}")
     return errors
 
 

@@ -60,6 +60,22 @@ class Plan(BaseModel):
     agents: list[NewAgent] = Field(default_factory=list, description="New agents the plan needs, if any")
 
 
+PhasePattern = Literal["pipeline", "fan-out", "panel", "planned"]
+
+
+class Phase(BaseModel):
+    id: str
+    pattern: PhasePattern = Field(description="How the phase runs: pipeline (agents in order), fan-out (agents in "
+                                  "parallel), panel (agents debate, 2 or more), planned (a planner makes a task DAG)")
+    goal: str
+    agents: list[str] = Field(description="The agents of the phase; for planned, those its planner may use")
+
+
+class PhasePlan(BaseModel):
+    phases: list[Phase]
+    agents: list[NewAgent] = Field(default_factory=list, description="New agents the phases need, if any")
+
+
 BUILT_IN: dict[str, type[BaseModel]] = {
     "Critique": Critique,
     "Classification": Classification,
@@ -67,6 +83,7 @@ BUILT_IN: dict[str, type[BaseModel]] = {
     "Route": Route,
     "Consensus": Consensus,
     "Plan": Plan,
+    "PhasePlan": PhasePlan,
 }
 
 

@@ -1,6 +1,7 @@
 """Baton's orchestration patterns, one deterministic workflow per file."""
 
 from workflows.fanout import FanOutWorkflow
+from workflows.hierarchical import HierarchicalWorkflow
 from workflows.map_reduce import MapBatchWorkflow, MapReduceWorkflow
 from workflows.panel import ExpertPanelWorkflow
 from workflows.pipeline import PipelineWorkflow
@@ -9,6 +10,6 @@ from workflows.review_loop import ReviewLoopWorkflow
 from workflows.router import RouterWorkflow
 from workflows.supervisor import SupervisorWorkflow
 
-ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow, ReviewLoopWorkflow, MapReduceWorkflow, MapBatchWorkflow, SupervisorWorkflow]
+ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow, ReviewLoopWorkflow, MapReduceWorkflow, MapBatchWorkflow, SupervisorWorkflow, HierarchicalWorkflow]
 
-__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "MapBatchWorkflow", "MapReduceWorkflow", "FanOutWorkflow", "PipelineWorkflow", "PlannedWorkflow", "ReviewLoopWorkflow", "RouterWorkflow", "SupervisorWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "ExpertPanelWorkflow", "MapBatchWorkflow", "MapReduceWorkflow", "FanOutWorkflow", "HierarchicalWorkflow", "PipelineWorkflow", "PlannedWorkflow", "ReviewLoopWorkflow", "RouterWorkflow", "SupervisorWorkflow"]

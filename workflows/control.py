@@ -214,12 +214,14 @@ class ControlPlane:
 
     # ------------------------------------------------------------ agents
 
-    async def resolve_agents(self, names: set[str], every: bool = False) -> None:
+    async def resolve_agents(self, names: set[str], every: bool = False, defined: Sequence[AgentSpec] = ()) -> None:
         """Fetch agent specs once (``every``: all configured ones too); the history
-        records the configuration this run used."""
+        records the configuration this run used. ``defined``: agents a parent run's
+        planner made, used as given and not looked up."""
+        self._specs.update({spec.name: spec for spec in defined})
         specs = await workflow.execute_local_activity(
             "resolve_agents",
-            ResolveAgentsRequest(names=sorted(names), every=every),
+            ResolveAgentsRequest(names=sorted(names - {spec.name for spec in defined}), every=every),
             result_type=list[AgentSpec],
             start_to_close_timeout=timedelta(seconds=10),
         )

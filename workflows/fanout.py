@@ -30,7 +30,7 @@ class FanOutWorkflow(ControlPlane):
         synthesizer = [(SYNTHESIS, inp.synthesizer)] if inp.synthesizer else []
         self.init_stages([(t.id, t.agent) for t in inp.tasks] + synthesizer)
         with self.ends_of_run():
-            await self.resolve_agents({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer})
+            await self.resolve_agents({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer}, defined=inp.defined_agents)
             await self.run_parallel(inp.tasks, self._run_task, inp.max_parallel)
             if inp.synthesizer and self.memory.outputs:
                 context = [ContextItem(name=t.id, output=self.memory.outputs[t.id]) for t in inp.tasks if t.id in self.memory.outputs]

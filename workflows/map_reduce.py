@@ -9,7 +9,6 @@ reducer call), and the parent continues as new before its history grows past
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import pydantic
 from temporalio import workflow
@@ -18,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import (ContextItem, ItemFailure, MapBatchInput, MapBatchResult, MapReduceInput,
                                  MapReduceResult)
+    from workflows.children import ChildRunsPlane
     from workflows.control import ControlPlane
 
 MAX_FAILURES_KEPT = 100
@@ -68,7 +68,7 @@ class MapBatchWorkflow(ControlPlane):
 
 
 @workflow.defn(name="MapReduceWorkflow", failure_exception_types=[pydantic.ValidationError])
-class MapReduceWorkflow(ControlPlane):
+class MapReduceWorkflow(ChildRunsPlane):
     pattern = "map-reduce"
     step_noun = "item"
 
@@ -79,24 +79,8 @@ class MapReduceWorkflow(ControlPlane):
         self._progress = inp.progress.model_copy(deep=True)
         self._usage = self._progress.usage
         self._batches = [inp.items[i:i + inp.batch_size] for i in range(0, len(inp.items), inp.batch_size)]
-        self._children: dict[int, workflow.ChildWorkflowHandle] = {}
         self._result: str | None = None
         self._show()
-
-    @workflow.signal
-    async def pause(self) -> None:
-        """Pause this run and the batches in flight."""
-        self._paused = True
-        self._publish()
-        for child in list(self._children.values()):
-            await child.signal("pause")
-
-    @workflow.signal
-    async def resume(self) -> None:
-        self._paused = False
-        self._publish()
-        for child in list(self._children.values()):
-            await child.signal("resume")
 
     @workflow.run
     async def run(self, inp: MapReduceInput) -> MapReduceResult:
@@ -130,20 +114,13 @@ class MapReduceWorkflow(ControlPlane):
 
     async def _run_batch(self, number: int) -> None:
         inp, first = self._inp, number * self._inp.batch_size
-        handle = await workflow.start_child_workflow(
+        batch: MapBatchResult = await self.run_child(
             "MapBatchWorkflow",
             MapBatchInput(goal=inp.goal, first_index=first, items=self._batches[number], mapper=inp.mapper,
                           reducer=inp.reducer, max_parallel=inp.max_parallel, reduce_fan_in=inp.reduce_fan_in),
-            id=f"{workflow.info().workflow_id}-batch-{number + 1}",
-            result_type=MapBatchResult,
-            static_summary=f"batch {number + 1}/{len(self._batches)}: items {first}–{first + len(self._batches[number]) - 1}",
-            execution_timeout=timedelta(days=7),
+            f"{workflow.info().workflow_id}-batch-{number + 1}", MapBatchResult,
+            f"batch {number + 1}/{len(self._batches)}: items {first}–{first + len(self._batches[number]) - 1}",
         )
-        self._children[number] = handle
-        try:
-            batch: MapBatchResult = await handle
-        finally:
-            del self._children[number]
         if batch.partial is not None:
             self._progress.partials.append(batch.partial)
         self._progress.mapped += batch.mapped

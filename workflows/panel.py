@@ -36,7 +36,7 @@ class ExpertPanelWorkflow(ControlPlane):
         rows = [(step(e.name, r), e.agent) for r in range(1, inp.rounds + 1) for e in inp.experts]
         self.init_stages([*rows, (MODERATE, inp.moderator)])
         with self.ends_of_run():
-            await self.resolve_agents({e.agent for e in inp.experts} | {inp.moderator})
+            await self.resolve_agents({e.agent for e in inp.experts} | {inp.moderator}, defined=inp.defined_agents)
             for round_number in range(1, inp.rounds + 1):
                 self.info["round"] = round_number
                 await asyncio.gather(*(self._answer(e, round_number) for e in inp.experts))

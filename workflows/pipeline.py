@@ -24,7 +24,7 @@ class PipelineWorkflow(ControlPlane):
         order = [s.name for s in inp.stages]
         index = 0
         with self.ends_of_run():
-            await self.resolve_agents({s.agent for s in inp.stages})
+            await self.resolve_agents({s.agent for s in inp.stages}, defined=inp.defined_agents)
             while index < len(inp.stages):
                 stage = inp.stages[index]
                 self.checkpoint(stage.name)

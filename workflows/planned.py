@@ -38,7 +38,7 @@ class PlannedWorkflow(ControlPlane):
     async def run(self, inp: PlannedInput) -> PlannedResult:
         self.init_stages([(PLAN, inp.planner)])
         with self.ends_of_run():
-            await self.resolve_agents({inp.planner, *(inp.agents or [])}, every=inp.agents is None)
+            await self.resolve_agents({inp.planner, *(inp.agents or [])}, every=inp.agents is None, defined=inp.defined_agents)
             while True:
                 self.checkpoint(PLAN)
                 await self._make_plan()

@@ -1,0 +1,52 @@
+"""The control plane for patterns that run child workflows (map-reduce batches,
+hierarchical phases): ``pause`` and ``resume`` reach the children in flight too,
+and each child is tracked for the status query."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.control import ControlPlane
+
+
+class ChildRunsPlane(ControlPlane):
+    def __init__(self) -> None:
+        super().__init__()
+        self._children: dict[str, workflow.ChildWorkflowHandle] = {}
+
+    @workflow.signal
+    async def pause(self) -> None:
+        """Pause this run and every child in flight."""
+        self._paused = True
+        self._publish()
+        await self._tell_children("pause")
+
+    @workflow.signal
+    async def resume(self) -> None:
+        self._paused = False
+        self._publish()
+        await self._tell_children("resume")
+
+    async def _tell_children(self, signal: str) -> None:
+        for child_id, child in list(self._children.items()):
+            try:
+                await child.signal(signal)
+            except Exception as err:  # the child may have just finished: nothing to steer
+                workflow.logger.info("could not %s child %s: %s", signal, child_id, err)
+
+    async def run_child(self, workflow_type: str, inp: Any, child_id: str, result_type: type, summary: str) -> Any:
+        """Start a child workflow of another pattern on this task queue and wait for its result."""
+        await self.pause_gate()
+        handle = await workflow.start_child_workflow(
+            workflow_type, inp, id=child_id, result_type=result_type, static_summary=summary,
+            execution_timeout=timedelta(days=30),
+        )
+        self._children[child_id] = handle
+        try:
+            return await handle
+        finally:
+            del self._children[child_id]

@@ -1,0 +1,88 @@
+"""HierarchicalWorkflow: a master planner splits the goal into phases, each run
+as a child workflow of another pattern (pipeline, fan-out, panel, planned DAG)
+seeing the earlier phases' results; a synthesizer combines them. A failed phase
+is recorded and the next phases go on; the planner may define new agents."""
+
+from __future__ import annotations
+
+import pydantic
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from baton.contracts import AgentSpec, ContextItem, HierarchicalInput, HierarchicalResult, PhaseOutcome
+    from baton.plans import new_agent_spec, phase_plan_errors
+    from baton.schemas import PhasePlan
+    from workflows.children import ChildRunsPlane
+    from workflows.control import root_message
+    from workflows.phases import CHILD_TYPES, phase_input, phase_output
+    from workflows.planning import ask_for_plan
+
+PLAN, SYNTHESIS = "plan", "synthesis"
+BRIEF = ("Split the goal into a few phases that run one after another, each seeing the results of the ones before. "
+         "For each phase give an id, a goal, a pattern (pipeline: agents in order; fan-out: agents in parallel; "
+         "panel: 2 or more agents debate; planned: a planner makes a task graph from the agents you list) and its agents.")
+MAX_CONTEXT_CHARS = 20_000  # per earlier phase, in a phase's goal
+
+
+@workflow.defn(name="HierarchicalWorkflow", failure_exception_types=[pydantic.ValidationError])
+class HierarchicalWorkflow(ChildRunsPlane):
+    pattern = "hierarchical"
+    step_noun = "phase"
+
+    @workflow.init
+    def __init__(self, inp: HierarchicalInput) -> None:
+        super().__init__()
+        self._inp = inp
+        self._phases: list[PhaseOutcome] = []
+        self._new_agents: list[AgentSpec] = []
+        self._synthesis: str | None = None
+
+    @workflow.run
+    async def run(self, inp: HierarchicalInput) -> HierarchicalResult:
+        self.init_stages([(PLAN, inp.planner)])
+        with self.ends_of_run():
+            await self.resolve_agents({inp.planner, inp.synthesizer, *(inp.agents or [])}, every=inp.agents is None)
+            known = set(inp.agents or self._specs) - {inp.planner}
+            plan: PhasePlan = await ask_for_plan(self, PLAN, inp.planner, inp.goal, known, [], BRIEF, inp.allow_new_agents,
+                                                 schema="PhasePlan", check=phase_plan_errors)
+            self._new_agents = [new_agent_spec(agent, self._specs[inp.planner]) for agent in plan.agents]
+            self.info["new_agents"] = [a.model_dump() for a in plan.agents]
+            self.add_stages([(phase.id, phase.pattern) for phase in plan.phases] + [(SYNTHESIS, inp.synthesizer)])
+            for phase in plan.phases:
+                await self._run_phase(phase)
+            done = [ContextItem(name=p.id, output=p.output) for p in self._phases if p.output]
+            if done:
+                self._synthesis = await self.try_step(SYNTHESIS, inp.synthesizer, inp.goal, done,
+                                                      "Combine the phase results above into one answer to the goal.")
+        return self.result()
+
+    async def _run_phase(self, phase) -> None:
+        child_type, result_type = CHILD_TYPES[phase.pattern]
+        child_id = f"{workflow.info().workflow_id}-{phase.id}"
+        outcome = PhaseOutcome(id=phase.id, pattern=phase.pattern, goal=phase.goal, workflow_id=child_id, state="running")
+        self._phases.append(outcome)
+        self._show()
+        earlier = "\n\n".join(f"Result of phase {p.id}:\n{p.output[:MAX_CONTEXT_CHARS]}" for p in self._phases if p.output)
+        goal = f"{phase.goal}\n\n(One phase of the overall goal: {self._inp.goal})" + (f"\n\n{earlier}" if earlier else "")
+        child_input = phase_input(phase, goal, self._new_agents, self._inp.max_parallel, self._inp.planner, self._inp.synthesizer)
+        try:
+            result = await self.run_child(child_type, child_input, child_id, result_type, f"{phase.pattern} phase {phase.id}")
+        except ChildWorkflowError as err:
+            outcome.state, outcome.error = "failed", root_message(err)
+            self.step_failed(phase.id, outcome.error)
+        else:
+            self._usage += result.usage
+            outcome.output = phase_output(result)
+            outcome.state = "done"
+            self.stage_done(phase.id, outcome.output or "")
+        self._show()
+
+    def _show(self) -> None:
+        self.info["phases"] = [p.model_dump(exclude={"output", "goal"}) for p in self._phases]
+        self._publish()
+
+    @workflow.query
+    def result(self) -> HierarchicalResult:
+        return HierarchicalResult(phases=list(self._phases), new_agents=[a.name for a in self._new_agents],
+                                  synthesis=self._synthesis, usage=self._usage, state=self.run_state())
