@@ -1,7 +1,8 @@
 """Baton's command line: run the demo end to end, or start, steer and inspect runs.
 
     python starter.py run                       # everything, on the embedded default
-    python starter.py start --input '{"goal": "...", "stages": [...]}' [--watch]
+    python starter.py start [--type PATTERN] --input '{"goal": "...", ...}' [--watch]
+    python starter.py content "TOPIC" [--auto STAGE,...] [--watch]   # the content pipeline
     python starter.py status|watch|result|pause|resume|cancel ID
     python starter.py approve ID [--stage S]
     python starter.py feedback ID "text" [--stage S]
@@ -25,8 +26,10 @@ from temporalio.client import Client
 
 from baton import client as baton
 from baton import embedded
+from baton.content import content_pipeline
 from baton.contracts import PipelineInput, StageSpec
 from baton.logs import configure_logging
+from baton.patterns import PATTERNS
 from baton.progress import watch
 from baton.temporal import connect, web_ui_url
 
@@ -93,24 +96,34 @@ def ensure_services() -> None:
 # ---------------------------------------------------------------- steering commands
 
 
-def read_input(raw: str) -> PipelineInput:
+def read_input(pattern: str, raw: str):
     if raw.startswith("@"):
         path = Path(raw[1:])
         if not path.exists():
             raise baton.BatonError(f"input file not found: {path}")
         raw = path.read_text(encoding="utf-8")
-    return baton.parse_pipeline_input(raw)
+    return baton.parse_input(pattern, raw)
 
 
-def print_json(model) -> None:
-    print(model.model_dump_json(indent=2))
+def print_json(value) -> None:
+    print(value.model_dump_json(indent=2) if hasattr(value, "model_dump_json") else json.dumps(value, indent=2))
+
+
+def content_input(args: argparse.Namespace):
+    automatic = {name.strip() for name in (args.auto or "").split(",") if name.strip()}
+    try:
+        return content_pipeline(args.topic, automatic)
+    except ValueError as err:
+        raise baton.BatonError(str(err)) from None
 
 
 async def steer(args: argparse.Namespace) -> int:
+    # Bad input is reported before anything connects.
+    inp = read_input(args.type, args.input) if args.command == "start" else content_input(args) if args.command == "content" else None
     temporal: Client = await connect()
     match args.command:
-        case "start":
-            handle = await baton.start_pipeline(temporal, read_input(args.input), workflow_id=args.id)
+        case "start" | "content":
+            handle = await baton.start(temporal, inp, workflow_id=args.id)
             print(json.dumps({"workflow_id": handle.id, "run_id": handle.result_run_id, "web_ui": web_ui_url(handle.id, handle.result_run_id)}))
             if args.watch:
                 final = await watch(temporal, handle.id, console)
@@ -142,10 +155,16 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="start the embedded Temporal server (and a local model without an API key), a worker, and a demo pipeline")
     run.add_argument("--goal", default=DEMO_GOAL)
-    start = sub.add_parser("start", help="start a pipeline")
-    start.add_argument("--input", required=True, help="pipeline input as JSON, or @file.json")
-    start.add_argument("--id", help="workflow id (default: generated)")
-    start.add_argument("--watch", action="store_true", help="show progress until the run ends")
+    start = sub.add_parser("start", help="start a run of any pattern (docs/patterns.md)")
+    start.add_argument("--type", default="pipeline", metavar="PATTERN",
+                       help=f"pattern name or workflow type: {', '.join(p.name for p in PATTERNS)} (default: pipeline)")
+    start.add_argument("--input", required=True, help="the pattern's input as JSON, or @file.json")
+    content = sub.add_parser("content", help="start the content pipeline on a topic (review at every stage after classify)")
+    content.add_argument("topic")
+    content.add_argument("--auto", help="comma-separated stages that run without review, e.g. research,draft")
+    for command in (start, content):
+        command.add_argument("--id", help="workflow id (default: generated)")
+        command.add_argument("--watch", action="store_true", help="show progress until the run ends")
     for name, text in [("status", "the status query as JSON"), ("watch", "live progress until the run ends"),
                        ("pause", "no new agent call starts until resume"), ("resume", "continue a paused run"),
                        ("cancel", "cancel a run (partial outputs are kept in its memo)")]:

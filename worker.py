@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import AgentActivities, make_openai_client
+from activities.artifacts import ArtifactStore, artifacts_dir
 from baton.agents import AgentRegistry, load_agents
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
@@ -40,7 +41,7 @@ def build_worker(
     llm: openai.AsyncOpenAI,
     env: Mapping[str, str] = os.environ,
 ) -> Worker:
-    agents = AgentActivities(llm, registry)
+    agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)))
     return Worker(
         client,
         task_queue=task_queue(env),

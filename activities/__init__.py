@@ -1,4 +1,4 @@
-"""The only side effects in Baton: agent (LLM) calls."""
+"""The only side effects in Baton: agent (LLM) calls and the artifacts they write."""
 
 from activities.agent import AgentActivities, make_openai_client
 

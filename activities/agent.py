@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.artifacts import ArtifactStore, artifacts_dir, preview
 from activities.errors import classify
 from activities.prompts import build_messages, correction_message, tool_definitions
 from baton.agents import AgentRegistry, UnknownAgentError
@@ -57,9 +58,10 @@ class Answer:
 
 
 class AgentActivities:
-    def __init__(self, client: openai.AsyncOpenAI, registry: AgentRegistry):
+    def __init__(self, client: openai.AsyncOpenAI, registry: AgentRegistry, artifacts: ArtifactStore | None = None):
         self._client = client
         self._registry = registry
+        self._artifacts = artifacts or ArtifactStore(artifacts_dir())
         # Models whose endpoint rejected ``json_schema``: ask them with
         # ``json_object`` + schema straight away from then on.
         self._json_schema_unsupported: set[str] = set()
@@ -85,9 +87,21 @@ class AgentActivities:
             attempt=info.attempt,
         ):
             log.info("agent call started")
+            request = self._with_full_context(request)
             result = await self._run(request)
-            log.info("agent call finished", total_tokens=result.usage.total_tokens)
+            if request.artifact_key:
+                key = self._artifacts.write(request.artifact_key, result.text)
+                result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
+            log.info("agent call finished", total_tokens=result.usage.total_tokens, artifact=result.artifact)
             return result
+
+    def _with_full_context(self, request: AgentRequest) -> AgentRequest:
+        """Earlier outputs kept as artifacts reach the model whole, not as previews."""
+        if not any(item.artifact for item in request.context):
+            return request
+        context = [item.model_copy(update={"output": self._artifacts.read(item.artifact)}) if item.artifact else item
+                   for item in request.context]
+        return request.model_copy(update={"context": context})
 
     async def _run(self, request: AgentRequest) -> AgentResult:
         schema_name = request.output_schema or request.agent.output_schema

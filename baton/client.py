@@ -4,7 +4,7 @@ Other services import this module to start, steer and inspect runs::
 
     from baton import client as baton
     temporal = await baton.connect()
-    handle = await baton.start_pipeline(temporal, PipelineInput(goal=..., stages=[...]))
+    handle = await baton.start(temporal, PipelineInput(goal=..., stages=[...]))  # any pattern's input
     await baton.approve(temporal, handle.id, stage="draft")
     print((await baton.status(temporal, handle.id)).state)
 
@@ -32,14 +32,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from baton.contracts import (
     ApproveRequest,
+    Contract,
     FeedbackRequest,
     PipelineInput,
-    PipelineResult,
     RewindRequest,
     Status,
     SteerAck,
     explain,
 )
+from baton.patterns import BY_INPUT, find_pattern
 from baton.temporal import connect, task_queue
 
 __all__ = [
@@ -48,11 +49,13 @@ __all__ = [
     "cancel",
     "connect",
     "feedback",
+    "parse_input",
     "parse_pipeline_input",
     "pause",
     "result",
     "resume",
     "rewind",
+    "start",
     "start_pipeline",
     "status",
     "wait_result",
@@ -63,35 +66,47 @@ class BatonError(Exception):
     """A request Baton could not carry out; the message says why."""
 
 
-def parse_pipeline_input(raw: str | Mapping[str, Any]) -> PipelineInput:
-    """Validate pipeline input (JSON text or a mapping) before anything starts."""
+def parse_input(pattern: str, raw: str | Mapping[str, Any]) -> Contract:
+    """Validate a pattern's input (JSON text or a mapping) before anything starts.
+    ``pattern``: a short name (``fan-out``) or a workflow type (``FanOutWorkflow``)."""
     try:
-        if isinstance(raw, str):
-            return PipelineInput.model_validate_json(raw)
-        return PipelineInput.model_validate(raw)
+        model = find_pattern(pattern).input
+    except ValueError as err:
+        raise BatonError(str(err)) from None
+    try:
+        return model.model_validate_json(raw) if isinstance(raw, str) else model.model_validate(raw)
     except ValidationError as err:
-        raise BatonError(f"invalid pipeline input: {explain(err)}") from None
+        raise BatonError(f"invalid {pattern} input: {explain(err)}") from None
 
 
-async def start_pipeline(
-    client: Client, inp: PipelineInput, *, workflow_id: str | None = None, queue: str | None = None
-) -> WorkflowHandle[Any, PipelineResult]:
-    workflow_id = workflow_id or f"pipeline-{uuid.uuid4().hex[:10]}"
-    stages = " → ".join(s.name + (" (review)" if s.review else "") for s in inp.stages)
+def parse_pipeline_input(raw: str | Mapping[str, Any]) -> PipelineInput:
+    return parse_input("pipeline", raw)  # type: ignore[return-value]
+
+
+async def start(
+    client: Client, inp: Contract, *, workflow_id: str | None = None, queue: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    """Start the pattern whose input ``inp`` is; the Web UI shows its goal and shape."""
+    pattern = BY_INPUT[type(inp)]
+    workflow_id = workflow_id or f"{pattern.name}-{uuid.uuid4().hex[:10]}"
+    goal = pattern.goal(inp)
     try:
         return await client.start_workflow(
-            "PipelineWorkflow",
+            pattern.workflow_type,
             inp,
             id=workflow_id,
             task_queue=queue or task_queue(),
-            result_type=PipelineResult,
-            static_summary=f"pipeline: {_clip(inp.goal, 120)}",
-            static_details=f"**Goal:** {_clip(inp.goal, 1000)}\n\n**Stages:** {stages}",
+            result_type=pattern.result,
+            static_summary=f"{pattern.name}: {_clip(goal, 120)}",
+            static_details=f"**Goal:** {_clip(goal, 1000)}\n\n{pattern.shape(inp)}",
         )
     except RPCError as err:
         if err.status == RPCStatusCode.ALREADY_EXISTS:
             raise BatonError(f"a run with id {workflow_id!r} is already running") from None
-        raise BatonError(f"cannot start the pipeline: {err.message}") from None
+        raise BatonError(f"cannot start the {pattern.name}: {err.message}") from None
+
+
+start_pipeline = start  # the name the first release had
 
 
 async def pause(client: Client, workflow_id: str) -> None:
@@ -124,17 +139,28 @@ async def status(client: Client, workflow_id: str) -> Status:
     return current
 
 
-async def result(client: Client, workflow_id: str) -> PipelineResult:
-    """The outputs so far, without waiting (a query; works on finished runs too)."""
-    return await _call(client, workflow_id, lambda h: h.query("result", result_type=PipelineResult))
+async def result(client: Client, workflow_id: str) -> Any:
+    """The results so far, without waiting (a query; works on finished runs too),
+    as the run's pattern's result contract."""
+    result_type = await _result_type(client, workflow_id)
+    return await _call(client, workflow_id, lambda h: h.query("result", result_type=result_type))
 
 
-async def wait_result(client: Client, workflow_id: str) -> PipelineResult:
+async def wait_result(client: Client, workflow_id: str) -> Any:
     """Wait for the run to end; a failed or cancelled run raises BatonError with its reason."""
+    result_type = await _result_type(client, workflow_id)
     try:
-        return await _call(client, workflow_id, lambda h: h.result(), result_type=PipelineResult)
+        return await _call(client, workflow_id, lambda h: h.result(), result_type=result_type)
     except WorkflowFailureError as err:
         raise BatonError(f"run {workflow_id} did not complete: {_reason(err)}") from None
+
+
+async def _result_type(client: Client, workflow_id: str) -> type | None:
+    described = await _call(client, workflow_id, lambda h: h.describe())
+    try:
+        return find_pattern(described.workflow_type).result
+    except ValueError:
+        return None  # not a Baton pattern: plain JSON
 
 
 async def cancel(client: Client, workflow_id: str) -> None:

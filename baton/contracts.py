@@ -84,6 +84,7 @@ class ContextItem(Contract):
 
     name: str
     output: str
+    artifact: str | None = Field(default=None, description="Where the full output is, when ``output`` is a preview")
 
 
 class ToolSpec(Contract):
@@ -122,6 +123,7 @@ class AgentRequest(Contract):
     output_schema: str | None = Field(
         default=None, description="Structured output for this call, over the agent's own output_schema."
     )
+    artifact_key: str | None = Field(default=None, description="Also write the answer as this artifact (<run>/<name>)")
     tools: list[ToolSpec] = Field(default_factory=list, description="Functions the model may call instead of answering")
     conversation: list[ChatTurn] = Field(default_factory=list, description="Earlier turns, after the first prompt")
 
@@ -135,6 +137,7 @@ class AgentResult(Contract):
     usage: Usage = Field(default_factory=Usage)
     usage_estimated: bool = Field(default=False, description="The server reported no usage; counted by Baton.")
     tool_calls: list[ToolCall] = Field(default_factory=list, description="Functions the model called (with tools)")
+    artifact: str | None = Field(default=None, description="The artifact key holding the whole answer")
 
 
 class ResolveAgentsRequest(Contract):
@@ -173,6 +176,7 @@ Prompt = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(
 class PipelineInput(Contract):
     goal: Goal
     stages: list[StageSpec] = Field(min_length=1, max_length=200)
+    artifacts: bool = Field(default=False, description="Write each stage's output as a file under the artifacts folder")
     defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
 
     @model_validator(mode="after")
@@ -184,6 +188,7 @@ class PipelineInput(Contract):
 class PipelineResult(Contract):
     outputs: dict[str, str]
     final: str | None
+    artifacts: dict[str, str] = Field(default_factory=dict, description="Stage -> artifact key of its latest output")
     usage: Usage
     state: str = "completed"
 

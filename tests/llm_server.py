@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 STAGE_LINE = re.compile(r"^Your stage: (.+)$", re.MULTILINE)
+STAGE_KEY = "\x00stage:"
 
 
 @dataclass
@@ -74,6 +75,10 @@ class ScriptedLLM:
         with self._lock:
             self._scripts.append((match, queue))
 
+    def script_stage(self, stage: str, *replies: Reply | str) -> None:
+        """Like ``script``, for requests of exactly this stage (not ``plan`` for ``plan.r2``)."""
+        self.script(STAGE_KEY + stage, *replies)
+
     def count(self, match: str = "") -> int:
         with self._lock:
             return sum(1 for r in self.requests if match in r.prompt)
@@ -86,10 +91,11 @@ class ScriptedLLM:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def _next_reply(self, prompt: str) -> Reply | None:
+    def _next_reply(self, prompt: str, stage: str | None) -> Reply | None:
         with self._lock:
             for match, queue in self._scripts:
-                if match in prompt and queue:
+                hit = stage == match[len(STAGE_KEY):] if match.startswith(STAGE_KEY) else match in prompt
+                if hit and queue:
                     return queue.popleft()
         return None
 
@@ -108,7 +114,7 @@ class ScriptedLLM:
             # What llama-cpp-python answers: a 500 carrying its validation error.
             message = "1 validation error: body.response_format.type: Input should be 'text' or 'json_object'"
             return web.json_response({"error": {"message": message, "type": "internal_server_error"}}, status=500)
-        reply = self._next_reply(prompt) or Reply(text=f"answer #{number} for stage {stage}")
+        reply = self._next_reply(prompt, stage) or Reply(text=f"answer #{number} for stage {stage}")
         await asyncio.sleep(self.latency + reply.delay)
         if reply.hang:
             await asyncio.sleep(3600)

@@ -1,6 +1,7 @@
 """Record workflow histories for the replay tests (tests/histories/*.json).
 
-    .venv/bin/python -m tests.record_histories
+    .venv/bin/python -m tests.record_histories            # the scenarios with no history yet
+    .venv/bin/python -m tests.record_histories NAME ...   # these again
 
 Runs each scenario on a fresh in-memory dev server with Baton's real worker and
 the scripted LLM, then writes each run's history. Record again only when a
@@ -11,6 +12,9 @@ so runs already open keep replaying); never to make a failing replay pass.
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from baton import client as baton
+from baton.content import content_pipeline
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import TEMPORAL_CLI, real_worker
 from tests.llm_server import Reply, ScriptedLLM
@@ -84,23 +89,123 @@ async def failed(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+async def pattern(client: Client, name: str, inp: dict, workflow_id: str) -> str:
+    """Start and finish a run; its id is the history's file name, which the replay
+    test gives the replayer (patterns that name children after their id need it)."""
+    handle = await baton.start(client, baton.parse_input(name, inp), workflow_id=workflow_id, queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def fan_out(client: Client, llm: ScriptedLLM) -> str:
+    llm.script_stage("b", Reply(status=400))
+    return await pattern(client, "fan-out", {"goal": "Compare tides", "max_parallel": 2, "tasks": [
+        {"id": "a", "agent": "researcher", "prompt": "Atlantic"}, {"id": "b", "agent": "researcher", "prompt": "Pacific"},
+        {"id": "c", "agent": "writer", "prompt": "Baltic"}]}, "fan_out")
+
+
+async def map_reduce(client: Client, llm: ScriptedLLM) -> str:
+    items = [f"review {i}" for i in range(30)]
+    return await pattern(client, "map-reduce", {"goal": "Tag reviews", "items": items, "mapper": "researcher",
+                                                "reducer": "summarizer", "batch_size": 10, "reduce_fan_in": 2}, "map_reduce")
+
+
+async def panel(client: Client, llm: ScriptedLLM) -> str:
+    llm.script_stage("consensus", '{"consensus": "Moon first", "agreement": 0.75, "dissent": []}')
+    return await pattern(client, "panel", {"question": "What drives tides?", "rounds": 2, "experts": [
+        {"name": "physicist", "agent": "researcher", "role": "a physicist"}, {"name": "sailor", "agent": "writer", "role": "a sailor"}]}, "panel")
+
+
+async def router(client: Client, llm: ScriptedLLM) -> str:
+    llm.script_stage("classify", '{"agent": "poet", "confidence": 0.9, "reason": "?"}')
+    return await pattern(client, "router", {"input": "Why tides?", "default": "writer",
+                                            "routes": [{"agent": "researcher", "description": "facts"}]}, "router")
+
+
+async def supervisor(client: Client, llm: ScriptedLLM) -> str:
+    llm.script_stage("turn-1", Reply(tool_calls=[("delegate", {"agent": "researcher", "instruction": "facts"}),
+                                                 ("delegate", {"agent": "poet", "instruction": "?"})]))
+    llm.script_stage("turn-2", Reply(tool_calls=[("ask_person", {"question": "Which coast?"})]))
+    llm.script_stage("turn-3", Reply(tool_calls=[("finish", {"answer": "Tides of Brittany."})]))
+    handle = await baton.start(client, baton.parse_input("supervisor", {"goal": "Explain tides", "workers": ["researcher"]}),
+                         workflow_id="supervisor", queue=QUEUE)
+    await baton.pause(client, handle.id)
+    await baton.resume(client, handle.id)
+    await wait_for(client, handle.id, lambda s: s.state == "awaiting_review")
+    await baton.feedback(client, handle.id, "Brittany")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def planned(client: Client, llm: ScriptedLLM) -> str:
+    bad = {"tasks": [{"id": "a", "agent": "researcher", "prompt": "x", "depends_on": ["a"]}]}
+    good = {"tasks": [{"id": "facts", "agent": "researcher", "prompt": "facts", "depends_on": []},
+                      {"id": "guide", "agent": "guide_writer", "prompt": "write", "depends_on": ["facts"]}],
+            "agents": [{"name": "guide_writer", "role": "a guide writer", "instructions": "Short."}]}
+    llm.script_stage("plan", json.dumps(bad), json.dumps(good))
+    return await pattern(client, "planned", {"goal": "A tide guide", "agents": ["researcher", "writer"]}, "planned")
+
+
+async def review_loop(client: Client, llm: ScriptedLLM) -> str:
+    plan = '{"tasks": [{"id": "draft", "agent": "writer", "prompt": "write", "depends_on": []}]}'
+    llm.script_stage("plan.r1", plan)
+    llm.script_stage("plan.r2", plan)
+    llm.script_stage("review.r1", '{"approved": false, "critique": "Add the moon."}')
+    llm.script_stage("review.r2", '{"approved": true, "critique": ""}')
+    return await pattern(client, "review-loop", {"goal": "Explain tides", "workers": ["writer"]}, "review_loop")
+
+
+async def hierarchical(client: Client, llm: ScriptedLLM) -> str:
+    llm.script_stage("plan", json.dumps({"phases": [
+        {"id": "facts", "pattern": "fan-out", "goal": "gather", "agents": ["researcher"]},
+        {"id": "write", "pattern": "pipeline", "goal": "write", "agents": ["writer"]}], "agents": []}))
+    return await pattern(client, "hierarchical", {"goal": "A tide guide"}, "hierarchical")
+
+
+async def content(client: Client, llm: ScriptedLLM) -> str:
+    llm.script_stage("classify", '{"label": "tutorial", "confidence": 0.9, "reason": "how-to"}')
+    llm.script_stage("critique", '{"verdict": "approve", "score": 8, "issues": []}')
+    inp = content_pipeline("Tides for sailors", automatic={"research", "draft", "critique", "humanize", "image_prompts", "publish_metadata"})
+    handle = await baton.start(client, inp, workflow_id="content_pipeline", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: s.awaiting_review == "focus_questions")
+    await baton.feedback(client, handle.id, "Sailors in Brittany")
+    await wait_for(client, handle.id, lambda s: s.awaiting_review == "focus_questions" and s.stages[1].runs == 2)
+    await baton.approve(client, handle.id)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
 SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_straight": straight,
     "pipeline_steered": steered,
     "pipeline_retried_and_fallback": retried_and_fallback,
     "pipeline_cancelled": cancelled,
     "pipeline_failed": failed,
+    "fan_out": fan_out,
+    "map_reduce": map_reduce,
+    "panel": panel,
+    "router": router,
+    "supervisor": supervisor,
+    "planned": planned,
+    "review_loop": review_loop,
+    "hierarchical": hierarchical,
+    "content_pipeline": content,
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     HISTORIES.mkdir(exist_ok=True)
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        sys.exit(f"unknown scenario(s) {', '.join(sorted(unknown))}; scenarios: {', '.join(SCENARIOS)}")
+    chosen = names or [name for name in SCENARIOS if not (HISTORIES / f"{name}.json").exists()]
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter)
     try:
-        for name, scenario in SCENARIOS.items():
+        for name in chosen:
+            scenario = SCENARIOS[name]
             llm = ScriptedLLM().start()
             try:
-                async with real_worker(env.client, llm, QUEUE):
+                async with real_worker(env.client, llm, QUEUE, BATON_ARTIFACTS_DIR=tempfile.mkdtemp()):
                     workflow_id = await scenario(env.client, llm)
                 history = await env.client.get_workflow_handle(workflow_id).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
@@ -112,4 +217,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

@@ -181,3 +181,36 @@ async def test_tool_calls_stream_back_whole_and_earlier_turns_are_sent(llm: Scri
     assert [t["function"]["name"] for t in sent["tools"]] == ["delegate", "finish"]
     assert sent["messages"][2]["tool_calls"][0]["id"] == "c1"
     assert sent["messages"][3] == {"role": "tool", "content": "the researcher's facts", "tool_call_id": "c1"}
+
+
+async def test_long_answers_become_artifacts_and_come_back_whole_as_context(llm: ScriptedLLM, tmp_path):
+    from activities.artifacts import INLINE_CHARS, ArtifactStore
+
+    store = ArtifactStore(tmp_path)
+    activities = AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}),
+                                 agent_registry(), store)
+    long_text = "tide " * 2000
+    llm.script("Your stage: draft", long_text)
+    result = await ActivityEnvironment().run(activities.run_agent, request(artifact_key="run-1/draft-v1.md"))
+    assert result.artifact == "run-1/draft-v1.md"
+    assert (tmp_path / "run-1" / "draft-v1.md").read_text() == long_text.strip()
+    assert len(result.text) < INLINE_CHARS + 200 and "full text is in artifact run-1/draft-v1.md" in result.text
+
+    # The next stage gets the whole draft, read from the artifact, not the preview.
+    edit = request(context=[ContextItem(name="draft", output=result.text, artifact=result.artifact)])
+    await ActivityEnvironment().run(activities.run_agent, edit.model_copy(update={"stage": "edit"}))
+    assert long_text.strip() in llm.requests[-1].prompt and "full text is in artifact" not in llm.requests[-1].prompt
+
+
+@pytest.mark.parametrize(("key", "path"), [("../../etc/passwd", None), ("run/../../x.md", None), ("/abs/x.md", None),
+                                           ("../x.md", "_/x.md"), ("run id!/st age.md", "run_id_/st_age.md"),
+                                           ("..run/..x.md", "run/x.md")])
+def test_artifact_keys_cannot_leave_the_folder(tmp_path, key, path):
+    from activities.artifacts import ArtifactStore
+
+    store = ArtifactStore(tmp_path)
+    if path is None:
+        with pytest.raises(ApplicationError, match="must be <run>/<name>"):
+            store.write(key, "x")
+    else:
+        assert store.write(key, "x") == path and (tmp_path / path).read_text() == "x"

@@ -53,6 +53,7 @@ class Checkpoint:
 
     outputs: dict[str, str]
     feedback: dict[str, list[str]]
+    artifacts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class RunMemory:
     outputs: dict[str, str] = field(default_factory=dict)
     feedback: dict[str, list[str]] = field(default_factory=dict)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # step -> artifact key of its latest output
 
 
 def root_message(err: BaseException) -> str:
@@ -199,6 +201,7 @@ class ControlPlane:
         if jump.restore is not None:
             self.memory.outputs = dict(jump.restore.outputs)
             self.memory.feedback = {k: list(v) for k, v in jump.restore.feedback.items()}
+            self.memory.artifacts = dict(jump.restore.artifacts)
         order = list(self._stages)
         for name in order[order.index(jump.stage):]:
             self._approved.discard(name)
@@ -210,6 +213,7 @@ class ControlPlane:
         self.memory.checkpoints[stage] = Checkpoint(
             outputs=dict(self.memory.outputs),
             feedback={k: list(v) for k, v in self.memory.feedback.items()},
+            artifacts=dict(self.memory.artifacts),
         )
 
     # ------------------------------------------------------------ agents
@@ -237,10 +241,12 @@ class ControlPlane:
         schema: str | None = None,
         tools: Sequence[ToolSpec] = (),
         conversation: Sequence[ChatTurn] = (),
+        artifact: bool = False,
     ) -> AgentResult:
         """Run one agent for one step: the pause gate, then the agent's model, then each
         fallback model. ``schema`` asks for structured output whatever the agent's config;
-        ``tools`` lets the model call functions (``conversation``: the turns so far).
+        ``tools`` lets the model call functions (``conversation``: the turns so far);
+        ``artifact`` also writes the answer as a file named by run, step and attempt.
         Raises ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
         await self.pause_gate()
         spec = self._specs[agent]
@@ -254,12 +260,15 @@ class ControlPlane:
                 agent=spec, model=spec.model, goal=goal, stage=step, instructions=instructions,
                 context=list(context), feedback=self.memory.feedback.get(step, []), output_schema=schema,
                 tools=list(tools), conversation=list(conversation),
+                artifact_key=f"{workflow.info().workflow_id}/{step}-v{row.runs if row else 1}.md" if artifact else None,
             ))
         finally:
             self._running.remove(step)
         self._usage += result.usage
         if row is not None:
             row.model = result.model
+        if result.artifact:
+            self.memory.artifacts[step] = result.artifact
         return result
 
     async def _call_models(self, spec: AgentSpec, request: AgentRequest) -> AgentResult:

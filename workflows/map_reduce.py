@@ -125,7 +125,7 @@ class MapReduceWorkflow(ChildRunsPlane):
             self._progress.partials.append(batch.partial)
         self._progress.mapped += batch.mapped
         self._progress.failed_count += len(batch.failed)
-        self._progress.failed = (self._progress.failed + batch.failed)[:MAX_FAILURES_KEPT]
+        self._progress.failed = sorted(self._progress.failed + batch.failed, key=lambda f: f.index)[:MAX_FAILURES_KEPT]
         self._usage += batch.usage
         self._progress.usage = self._usage
         self._show()

@@ -28,8 +28,10 @@ class PipelineWorkflow(ControlPlane):
             while index < len(inp.stages):
                 stage = inp.stages[index]
                 self.checkpoint(stage.name)
-                context = [ContextItem(name=n, output=self.memory.outputs[n]) for n in order[:index] if n in self.memory.outputs]
-                result = await self.call_agent(stage.name, stage.agent, inp.goal, context, stage.instructions)
+                context = [ContextItem(name=n, output=self.memory.outputs[n], artifact=self.memory.artifacts.get(n))
+                           for n in order[:index] if n in self.memory.outputs]
+                result = await self.call_agent(stage.name, stage.agent, inp.goal, context, stage.instructions,
+                                               artifact=inp.artifacts)
                 self.stage_done(stage.name, result.text)
                 if stage.review:
                     await self.review_gate(stage.name)
@@ -42,4 +44,5 @@ class PipelineWorkflow(ControlPlane):
         """The outputs so far (all of them once the run has completed)."""
         outputs = self.memory.outputs
         final = outputs[list(outputs)[-1]] if outputs else None
-        return PipelineResult(outputs=dict(outputs), final=final, usage=self._usage, state=self.run_state())
+        return PipelineResult(outputs=dict(outputs), final=final, artifacts=dict(self.memory.artifacts), usage=self._usage,
+                              state=self.run_state())
