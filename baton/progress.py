@@ -18,21 +18,40 @@ TERMINAL = ("completed", "failed", "cancelled")
 STYLES = {"pending": "dim", "running": "bold yellow", "awaiting_review": "bold magenta", "done": "green"}
 
 
+def progress(status: Status) -> str:
+    """How far the run is: items for map-reduce, finished steps otherwise."""
+    info = status.info
+    if "items" in info:
+        done, total, what = info.get("mapped", 0) + info.get("failed", 0), info["items"], "items"
+    else:
+        done = sum(1 for s in status.stages if s.state in ("done", "failed", "skipped"))
+        total, what = len(status.stages), "steps"
+    if not total:
+        return ""
+    width = 20
+    filled = width * done // total
+    return f"{'█' * filled}{'░' * (width - filled)} {done}/{total} {what}"
+
+
 def render(workflow_id: str, status: Status) -> Table:
-    table = Table(title=f"{status.pattern} {workflow_id} · {status.state} · {status.elapsed_seconds:.1f}s · {status.usage.total_tokens} tokens")
+    bar = progress(status)
+    table = Table(title=f"{status.pattern} {workflow_id} · {status.state} · {status.elapsed_seconds:.1f}s · "
+                        f"{status.usage.total_tokens} tokens" + (f"\n{bar}" if bar else ""))
     for column in ("stage", "agent", "state", "model", "runs"):
         table.add_column(column)
     for stage in status.stages:
         table.add_row(stage.name, stage.agent, f"[{STYLES.get(stage.state, '')}]{stage.state}", stage.model or "", str(stage.runs))
     if status.awaiting_review:
-        table.caption = (f"waiting for a person: python starter.py approve {workflow_id}  "
+        question = status.info.get("question")
+        table.caption = ((f"question: {question}\n" if question else "")
+                         + f"waiting for a person: python starter.py approve {workflow_id}  "
                          f"| python starter.py feedback {workflow_id} \"…\"")
     return table
 
 
 def summary_line(status: Status) -> str:
-    stages = " ".join(f"{s.name}:{s.state}" for s in status.stages)
-    return f"[{status.state}] {stages} | {status.usage.total_tokens} tokens"
+    stages = " ".join(f"{s.name}:{s.state}" for s in status.stages[:30])
+    return f"[{status.state}] {progress(status)} {stages} | {status.usage.total_tokens} tokens"
 
 
 async def watch(client: Client, workflow_id: str, console: Console, interval: float = 0.5) -> Status:

@@ -15,6 +15,7 @@ import pytest
 
 from baton import client as baton
 from tests.conftest import BIN, REPO_ROOT, address_of, real_worker
+from tests.llm_server import Reply
 
 
 def readme_block(heading: str) -> list[str]:
@@ -36,7 +37,8 @@ def temporal_line(name: str) -> str:
 
 async def sh(line: str, dev_env) -> tuple[int, str]:
     env = {**os.environ, "TEMPORAL_ADDRESS": address_of(dev_env), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    argv = shlex.split(line)
+    # Lines with a shell substitution ("$(cat file)") run through bash, as a user types them.
+    argv = ["bash", "-c", line] if "$(" in line else shlex.split(line)
     if argv[0] == "python":
         argv[0] = sys.executable
     process = await asyncio.create_subprocess_exec(
@@ -126,3 +128,58 @@ async def test_readme_starter_lines_drive_a_pipeline(dev_env, llm, tmp_path):
 async def test_starter_names_the_problem(dev_env, line, message):
     code, out = await sh(line, dev_env)
     assert code == 2 and message in " ".join(out.split()), out
+
+
+def doc_lines(path: str, prefix: str) -> list[str]:
+    text = (REPO_ROOT / path).read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    return [line for block in blocks for line in block.splitlines() if line.startswith(prefix)]
+
+
+def workflow_id_of(line: str) -> str:
+    return re.search(r"--workflow-id (\S+)", line).group(1)
+
+
+# What the scripted model answers where a pattern needs structured output or tool calls.
+PATTERN_SCRIPTS = {
+    "content-1": {"classify": '{"label": "tutorial", "confidence": 0.9, "reason": "how-to"}',
+                  "critique": '{"verdict": "approve", "score": 8, "issues": []}'},
+    "panel-1": {"consensus": '{"consensus": "Not now", "agreement": 0.7, "dissent": ["the SRE wants it"]}'},
+    "router-1": {"classify": '{"agent": "researcher", "confidence": 0.8, "reason": "a fact"}'},
+    "supervisor-1": {"turn-1": Reply(tool_calls=[("ask_person", {"question": "Who is it for?"})]),
+                     "turn-2": Reply(tool_calls=[("finish", {"answer": "Launch note for sailors"})])},
+    "hierarchical-1": {"plan": json.dumps({"phases": [
+        {"id": "study", "pattern": "fan-out", "goal": "market study", "agents": ["researcher", "writer"]},
+        {"id": "launch", "pattern": "pipeline", "goal": "launch plan", "agents": ["writer", "editor"]}]})},
+    "planned-1": {"plan": json.dumps({"tasks": [
+        {"id": "basics", "agent": "researcher", "prompt": "the basics", "depends_on": []},
+        {"id": "glossary", "agent": "writer", "prompt": "a glossary", "depends_on": ["basics"]}]})},
+    "reviewloop-1": {"plan.r1": '{"tasks": [{"id": "copy", "agent": "writer", "prompt": "write", "depends_on": []}]}',
+                     "review.r1": '{"approved": true, "critique": ""}'},
+}
+
+
+async def test_patterns_doc_lines_start_every_pattern(dev_env, llm):
+    starts = doc_lines("docs/patterns.md", "temporal workflow start")
+    started_types = {re.search(r"--type (\S+)", line).group(1) for line in starts}
+    from baton.patterns import PATTERNS
+    assert started_types == {p.workflow_type for p in PATTERNS}  # one line per pattern (content: the pipeline)
+    for workflow_id, replies in PATTERN_SCRIPTS.items():
+        for stage, reply in replies.items():
+            llm.script_stage(stage, reply)
+
+    async with real_worker(dev_env.client, llm, "baton"):
+        for line in starts:
+            await ok(line, dev_env)
+        # The supervisor asks its question; the doc's feedback line answers it.
+        await until_state(dev_env, "supervisor-1", lambda s: s.state == "awaiting_review")
+        await ok(doc_lines("docs/patterns.md", "temporal workflow update")[0], dev_env)
+        # The content pipeline waits at every stage after classify: a person approves each.
+        while (status := await until_state(dev_env, "content-1", lambda s: s.state in ("awaiting_review", "completed"))).state != "completed":
+            await baton.approve(dev_env.client, "content-1")
+            await until_state(dev_env, "content-1", lambda s, stage=status.awaiting_review: s.awaiting_review != stage)
+        for line in starts:
+            result = await asyncio.wait_for(baton.wait_result(dev_env.client, workflow_id_of(line)), 60)
+            assert result.state == "completed", line
+        supervisor = await baton.result(dev_env.client, "supervisor-1")
+    assert supervisor.questions == [{"question": "Who is it for?", "answer": "Aim it at sailors"}]

@@ -49,7 +49,7 @@ async def test_expert_panel(dev_env, llm, task_queue):
     # In round 2 each expert sees the other's round-1 answer.
     sailor_r2 = next(r.prompt for r in llm.requests if r.stage == "sailor.r2")
     assert result.rounds[0]["physicist"] in sailor_r2
-    assert status.pattern == "expert-panel"
+    assert status.pattern == "panel"
 
 
 async def test_router(dev_env, llm, task_queue):

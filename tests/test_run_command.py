@@ -42,7 +42,7 @@ async def test_run_starts_everything_and_finishes_the_demo(llm: ScriptedLLM, tmp
         code, out = await starter("run", env=env)
         assert code == 0, out
         assert "Starting the Temporal dev server" in out
-        assert "[completed] research:done draft:done edit:done" in out
+        assert "[completed] ████████████████████ 3/3 steps research:done draft:done edit:done" in out
         assert "The sky is blue because air scatters blue light most." in out
         assert f"http://localhost:{env['BATON_UI_PORT']}/namespaces/default/workflows/pipeline-" in out
         assert [llm.stage_calls(s) for s in ("research", "draft", "edit")] == [1, 1, 1]

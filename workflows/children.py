@@ -4,10 +4,12 @@ and each child is tracked for the status query."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.control import ControlPlane
@@ -47,6 +49,19 @@ class ChildRunsPlane(ControlPlane):
         )
         self._children[child_id] = handle
         try:
-            return await handle
+            result = await handle
+        except ChildWorkflowError as err:
+            self._raise_if_cancelled(child_id, err)
+            raise
         finally:
             del self._children[child_id]
+        self._raise_if_cancelled(child_id)
+        return result
+
+    @staticmethod
+    def _raise_if_cancelled(child_id: str, cause: BaseException | None = None) -> None:
+        # Cancelling this run sends the cancel on to the child and the await then
+        # ends with the child's outcome (a ChildWorkflowError, or even a result)
+        # instead of CancelledError: the run itself must still end cancelled.
+        if asyncio.current_task().cancelling():
+            raise asyncio.CancelledError(f"run cancelled while child {child_id} ran") from cause

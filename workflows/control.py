@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import (
@@ -286,6 +286,8 @@ class ControlPlane:
                     summary=f"{spec.name} · {request.stage}" + (f" · fallback {model}" if position else ""),
                 )
             except ActivityError as err:
+                if isinstance(err.cause, CancelledError):  # this run is being cancelled: not the agent's failure
+                    raise asyncio.CancelledError(f"{request.stage} cancelled") from err
                 reason = str(err.cause if err.cause is not None else err)
                 if position == len(models) - 1:
                     raise ApplicationError(f"{self.step_noun} {request.stage!r} ({spec.name}) failed: {reason}", type="AgentFailed") from err
@@ -324,6 +326,18 @@ class ControlPlane:
                 await work(item)
 
         await asyncio.gather(*(bounded(item) for item in items))
+
+    @staticmethod
+    async def wait_any(tasks: Collection[asyncio.Task]) -> None:
+        """Wait until one of ``tasks`` ends. If the run is cancelled meanwhile, they
+        are cancelled and awaited first, so nothing finishes after the run has."""
+        try:
+            await workflow.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await workflow.wait(tasks)
+            raise
 
     # ------------------------------------------------------------ ends of a run
 

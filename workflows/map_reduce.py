@@ -96,20 +96,21 @@ class MapReduceWorkflow(ChildRunsPlane):
 
     async def _map_batches(self) -> bool:
         """Run the batches; True when this run should continue as new first."""
-        running: set[asyncio.Task] = set()
+        running: list[asyncio.Task] = []  # a list, not a set: deterministic order
         while self._progress.next_batch < len(self._batches) or running:
             room = self._inp.max_batches_in_flight - len(running)
             while room > 0 and self._progress.next_batch < len(self._batches) and not self._history_full():
                 await self.pause_gate()
-                running.add(asyncio.create_task(self._run_batch(self._progress.next_batch)))
+                running.append(asyncio.create_task(self._run_batch(self._progress.next_batch)))
                 self._progress.next_batch += 1
                 room -= 1
             if not running:
                 return True  # history full: hand the rest to a fresh run
-            done, _ = await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # a failed batch fails the run
-            running.difference_update(done)
+            await self.wait_any(running)
+            for task in running:
+                if task.done():
+                    task.result()  # a failed batch fails the run
+            running = [task for task in running if not task.done()]
         return False
 
     async def _run_batch(self, number: int) -> None:

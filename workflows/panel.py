@@ -22,7 +22,7 @@ def step(expert: str, round_number: int) -> str:
 
 @workflow.defn(name="ExpertPanelWorkflow", failure_exception_types=[pydantic.ValidationError])
 class ExpertPanelWorkflow(ControlPlane):
-    pattern = "expert-panel"
+    pattern = "panel"
     step_noun = "expert answer"
 
     @workflow.init

@@ -23,7 +23,7 @@ PLAN = "plan"
 
 @workflow.defn(name="PlannedWorkflow", failure_exception_types=[pydantic.ValidationError])
 class PlannedWorkflow(ControlPlane):
-    pattern = "planned-dag"
+    pattern = "planned"
     step_noun = "task"
 
     @workflow.init
@@ -69,7 +69,7 @@ class PlannedWorkflow(ControlPlane):
             failures = sum(1 for t in tasks if self._stages[t].state == "failed")
             if failures >= self._inp.max_failures and not gate_open:
                 if running:  # let what is in flight finish first
-                    await workflow.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+                    await self.wait_any(list(running.values()))
                     running = {k: v for k, v in running.items() if not v.done()}
                     continue
                 await self.review_gate(PLAN)
@@ -82,7 +82,7 @@ class PlannedWorkflow(ControlPlane):
                 running[task.id] = asyncio.create_task(self._run_task(task))
             if not running:
                 return
-            await workflow.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+            await self.wait_any(list(running.values()))
             running = {k: v for k, v in running.items() if not v.done()}
 
     async def _run_task(self, task: PlannedTask) -> None:
