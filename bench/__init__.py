@@ -1,0 +1,1 @@
+"""Baton's benchmark suite: ``python -m bench`` (``make bench``); see BENCHMARKS.md."""

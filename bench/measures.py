@@ -1,0 +1,188 @@
+"""Each benchmark row: run it on the stack, return the figure, its target and
+the verdict. Every timing is a ratio or a percentile from the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import EventType
+
+from baton import client as baton
+from baton.contracts import FanOutInput, MapReduceInput, PipelineInput, PlannedInput, StageSpec, TaskSpec
+from bench.inprocess import run_dag
+from bench.stack import QUEUE, Stack
+
+
+@dataclass
+class Row:
+    measure: str
+    figure: str
+    target: str
+    passed: bool | None  # None: reported, no target
+
+    @property
+    def verdict(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "—"}[self.passed]
+
+
+@dataclass
+class Sizes:
+    pipeline_stages: int = 50
+    fanout_agents: int = 100
+    fanout_latency: float = 1.0
+    dag_latency: float = 0.5
+    dag_repeats: int = 3
+    throughput_agents: int = 500
+    map_items: int = 10_000
+    open_workflows: int = 1_000
+    recovery_latency: float = 1.0
+
+
+SMOKE = Sizes(pipeline_stages=5, fanout_agents=10, fanout_latency=0.2, dag_latency=0.1, dag_repeats=1,
+              throughput_agents=40, map_items=300, open_workflows=20, recovery_latency=0.5)
+
+
+async def run_and_time(stack: Stack, inp) -> tuple[float, str]:
+    began = time.monotonic()
+    handle = await baton.start(stack.client, inp, workflow_id=f"bench-{uuid.uuid4().hex[:8]}", queue=QUEUE)
+    await handle.result()
+    return time.monotonic() - began, handle.id
+
+
+async def per_step_overhead(stack: Stack, sizes: Sizes) -> Row:
+    stack.model(0.0)
+    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"s{i:02}", agent="researcher") for i in range(sizes.pipeline_stages)])
+    _, workflow_id = await run_and_time(stack, inp)
+    scheduled = [e.event_time.ToDatetime() async for e in stack.client.get_workflow_handle(workflow_id).fetch_history_events()
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    per_stage = [(b - a).total_seconds() * 1000 for a, b in zip(scheduled, scheduled[1:])]
+    p50, p95 = statistics.median(per_stage), _percentile(per_stage, 95)
+    return Row(f"per-step overhead ({sizes.pipeline_stages}-stage pipeline, 0 s agents)",
+               f"p50 {p50:.1f} ms, p95 {p95:.1f} ms per stage", "p50 ≤ 20 ms, p95 ≤ 50 ms", p50 <= 20 and p95 <= 50)
+
+
+async def fanout_efficiency(stack: Stack, sizes: Sizes, parallel: int = 20) -> Row:
+    stack.model(sizes.fanout_latency)
+    tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(sizes.fanout_agents)]
+    wall, _ = await run_and_time(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=parallel, synthesizer=None))
+    limit = math.ceil(sizes.fanout_agents / parallel) * sizes.fanout_latency
+    ratio = wall / limit
+    return Row(f"fan-out efficiency ({sizes.fanout_agents} agents × {sizes.fanout_latency:g} s, max_parallel {parallel})",
+               f"{wall:.2f} s ÷ limit {limit:.2f} s = {ratio:.3f}", "≤ 1.10", ratio <= 1.10)
+
+
+def layered_plan(layers: int = 4, width: int = 5) -> dict:
+    tasks = []
+    for layer in range(layers):
+        for n in range(width):
+            tasks.append({"id": f"l{layer}t{n}", "agent": "researcher" if n % 2 else "writer", "prompt": f"part {n}",
+                          "depends_on": [f"l{layer - 1}t{m}" for m in range(width)] if layer else []})
+    return {"tasks": tasks}
+
+
+async def durability_cost(stack: Stack, sizes: Sizes) -> Row:
+    stack.model(sizes.dag_latency)
+    plan = json.dumps(layered_plan())
+    baton_times, plain_times = [], []
+    for _ in range(sizes.dag_repeats):  # alternate, so drift hits both alike
+        stack.script("plan", plan)
+        wall, _ = await run_and_time(stack, PlannedInput(goal="g", agents=["researcher", "writer"], allow_new_agents=False, max_parallel=5))
+        baton_times.append(wall)
+        stack.script("plan", plan)
+        began = time.monotonic()
+        outputs = await run_dag(f"http://127.0.0.1:{stack.model_port}/v1", "g", max_parallel=5)
+        plain_times.append(time.monotonic() - began)
+        assert len(outputs) == 20
+    ratio = statistics.median(baton_times) / statistics.median(plain_times)
+    return Row(f"durability cost (20-task DAG × {sizes.dag_latency:g} s, max_parallel 5, vs in-process asyncio)",
+               f"{statistics.median(baton_times):.2f} s ÷ {statistics.median(plain_times):.2f} s = {ratio:.3f}", "≤ 1.10", ratio <= 1.10)
+
+
+async def calls_per_second(stack: Stack, sizes: Sizes) -> float:
+    stack.model(0.0)
+    tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(sizes.throughput_agents)]
+    wall, _ = await run_and_time(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=200, synthesizer=None))
+    return sizes.throughput_agents / wall
+
+
+async def throughput(stack: Stack, sizes: Sizes) -> tuple[Row, float]:
+    rate = await calls_per_second(stack, sizes)
+    return Row(f"throughput ({sizes.throughput_agents}-wide fan-out, 0 s agents, 1 worker)", f"{rate:.0f} agent calls/s",
+               "≥ 300/s", rate >= 300), rate
+
+
+async def scale_out(stack: Stack, sizes: Sizes, one_worker_rate: float) -> Row:
+    await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100")
+    rate = await calls_per_second(stack, sizes)
+    await stack.stop_workers()
+    await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100")
+    return Row("scale-out (the throughput row, 2 workers vs 1)", f"{rate:.0f}/s vs {one_worker_rate:.0f}/s = ×{rate / one_worker_rate:.2f}",
+               "reported (2 cores shared with the server)", None)
+
+
+async def recovery(stack: Stack, sizes: Sizes, heartbeat: float = 2.0) -> Row:
+    stack.model(sizes.recovery_latency)
+    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"r{i}", agent="researcher") for i in range(4)])
+    handle = await baton.start(stack.client, inp, workflow_id=f"bench-recovery-{uuid.uuid4().hex[:6]}", queue=QUEUE)
+    while not any(stage == "r1" for stage, _ in stack.requests()):
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(sizes.recovery_latency / 2)  # r1 is surely in flight
+    stack.kill_worker(stack.workers[0])
+    killed_at = time.monotonic()
+    await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100")
+    await handle.result()
+    requests = stack.requests()
+    resumed_at = next(at for stage, at in requests if at > killed_at)
+    counts = {stage: sum(1 for s, _ in requests if s == stage) for stage in ("r0", "r1", "r2", "r3")}
+    repeated = counts["r0"] - 1  # r0 was done before the kill; r1 was in flight and is asked again
+    seconds = resumed_at - killed_at
+    return Row(f"recovery (SIGKILL mid-call, new worker; heartbeat timeout {heartbeat:g} s)",
+               f"proceeds after {seconds:.2f} s; {repeated} completed calls repeated", f"≤ {heartbeat + 2:g} s; 0 repeated",
+               seconds <= heartbeat + 2 and repeated == 0)
+
+
+async def scale(stack: Stack, sizes: Sizes) -> Row:
+    stack.model(0.0)
+    inp = MapReduceInput(goal="g", items=[f"item {i}" for i in range(sizes.map_items)], mapper="researcher", reducer="summarizer",
+                         batch_size=200, max_parallel=25, max_batches_in_flight=4)
+    wall, workflow_id = await run_and_time(stack, inp)
+    calls = len(stack.requests())
+    runs = [r async for r in stack.client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_id}'")]
+    largest = 0
+    for run in runs:
+        largest = max(largest, (await stack.client.get_workflow_handle(run.id, run_id=run.run_id).describe()).history_length)
+    return Row(f"scale ({sizes.map_items:,}-item map-reduce, 0 s agents)",
+               f"{wall:.1f} s, {calls / wall:.0f} agent calls/s, {len(runs)} runs, largest history {largest} events",
+               "completes; every run ≤ 4,000 events", largest <= 4000)
+
+
+async def memory(stack: Stack, sizes: Sizes) -> Row:
+    stack.model(0.0)
+    worker = stack.workers[0]
+    inp = PipelineInput(goal="g", stages=[StageSpec(name="wait", agent="researcher", review=True)])
+    handles = await asyncio.gather(*(baton.start(stack.client, inp, workflow_id=f"bench-open-{i}-{uuid.uuid4().hex[:4]}", queue=QUEUE)
+                                     for i in range(sizes.open_workflows)))
+    while len(stack.requests()) < sizes.open_workflows:  # every run has made its call and waits for a person
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)
+    rss = _rss_mb(worker.pid)
+    await asyncio.gather(*(h.terminate() for h in handles))
+    return Row(f"memory (worker RSS, {sizes.open_workflows:,} open waiting workflows)", f"{rss:.0f} MB", "≤ 400 MB", rss <= 400)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no RSS for process {pid}")
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(percent / 100 * len(ordered)) - 1)]
