@@ -64,5 +64,7 @@ def configure_logging(level: str | None = None, fmt: str | None = None, stream: 
     # Replace our own handler on a second call; leave anyone else's alone.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "baton"] + [handler]
     root.setLevel(level)
-    # httpx logs every request at INFO: noise next to the agent lines.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpx (and the httpx2 the openai client ships) logs every request at INFO:
+    # noise next to the agent lines, and a formatted line per agent call.
+    for noisy in ("httpx", "httpx2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

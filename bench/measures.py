@@ -56,15 +56,22 @@ async def run_and_time(stack: Stack, inp) -> tuple[float, str]:
 
 
 async def per_step_overhead(stack: Stack, sizes: Sizes) -> Row:
+    """Two pipelines one after the other: a fresh worker's first run is faster than
+    every later one (see BENCHMARKS.md), so both are shown and the later one judged."""
     stack.model(0.0)
-    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"s{i:02}", agent="researcher") for i in range(sizes.pipeline_stages)])
+    first, later = [await _stage_times(stack, sizes.pipeline_stages) for _ in range(2)]
+    p50, p95 = statistics.median(later), _percentile(later, 95)
+    return Row(f"per-step overhead ({sizes.pipeline_stages}-stage pipeline, 0 s agents)",
+               f"p50 {p50:.1f} ms, p95 {p95:.1f} ms per stage (first run on a fresh worker: p50 {statistics.median(first):.1f}, "
+               f"p95 {_percentile(first, 95):.1f})", "p50 ≤ 20 ms, p95 ≤ 50 ms", p50 <= 20 and p95 <= 50)
+
+
+async def _stage_times(stack: Stack, stages: int) -> list[float]:
+    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"s{i:02}", agent="researcher") for i in range(stages)])
     _, workflow_id = await run_and_time(stack, inp)
     scheduled = [e.event_time.ToDatetime() async for e in stack.client.get_workflow_handle(workflow_id).fetch_history_events()
                  if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
-    per_stage = [(b - a).total_seconds() * 1000 for a, b in zip(scheduled, scheduled[1:])]
-    p50, p95 = statistics.median(per_stage), _percentile(per_stage, 95)
-    return Row(f"per-step overhead ({sizes.pipeline_stages}-stage pipeline, 0 s agents)",
-               f"p50 {p50:.1f} ms, p95 {p95:.1f} ms per stage", "p50 ≤ 20 ms, p95 ≤ 50 ms", p50 <= 20 and p95 <= 50)
+    return [(b - a).total_seconds() * 1000 for a, b in zip(scheduled, scheduled[1:])]
 
 
 async def fanout_efficiency(stack: Stack, sizes: Sizes, parallel: int = 20) -> Row:
@@ -172,8 +179,11 @@ async def memory(stack: Stack, sizes: Sizes) -> Row:
         await asyncio.sleep(0.2)
     await asyncio.sleep(1)
     rss = _rss_mb(worker.pid)
-    await asyncio.gather(*(h.terminate() for h in handles))
-    return Row(f"memory (worker RSS, {sizes.open_workflows:,} open waiting workflows)", f"{rss:.0f} MB", "≤ 400 MB", rss <= 400)
+    descriptions = await asyncio.gather(*(h.describe() for h in handles))
+    still_open = sum(1 for d in descriptions if d.status is not None and d.status.name == "RUNNING")
+    await asyncio.gather(*(h.terminate() for h in handles), return_exceptions=True)
+    return Row(f"memory (worker RSS, {sizes.open_workflows:,} open waiting workflows)",
+               f"{rss:.0f} MB ({still_open:,} open when measured)", "≤ 400 MB", rss <= 400 and still_open == sizes.open_workflows)
 
 
 def _rss_mb(pid: int) -> float:

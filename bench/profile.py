@@ -64,7 +64,7 @@ async def main(which: str, seconds: int) -> None:
         out = stack.folder / "worker.collapsed"
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(worker.pid), "-d", str(seconds),
                                 "-f", "raw", "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sizes = measures.Sizes(throughput_agents=2000)
+        sizes = measures.Sizes(throughput_agents=500)
         while spy.poll() is None:
             print(await MEASURES[which](stack, sizes), flush=True)
         print(summarise(out))

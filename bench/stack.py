@@ -37,6 +37,7 @@ class Stack:
         self.temporal_port, self.model_port = free_port(), free_port()
         self.processes: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
+        self.started_workers = 0
         self.client: Client | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -80,7 +81,8 @@ class Stack:
 
     async def start_worker(self, **env: str) -> subprocess.Popen:
         """``python worker.py`` for the bench task queue; returns once it polls."""
-        number = len(self.workers) + 1
+        self.started_workers += 1
+        number = self.started_workers
         log = self.folder / f"worker-{number}.log"
         worker_env = {**os.environ, "TEMPORAL_ADDRESS": self.address, "OPENAI_BASE_URL": f"http://127.0.0.1:{self.model_port}/v1",
                       "OPENAI_API_KEY": "bench", "BATON_AGENTS": str(REPO / "bench" / "agents.toml"), "BATON_TASK_QUEUE": QUEUE,

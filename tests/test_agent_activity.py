@@ -31,14 +31,15 @@ async def run(llm: ScriptedLLM, req: AgentRequest, heartbeats: list | None = Non
 
 
 async def test_streams_text_usage_and_heartbeats(llm: ScriptedLLM):
-    llm.script("Your stage: draft", "The moon pulls the oceans.")
+    # The server thinks 2.2 s; the test agents' heartbeat timeout is 2 s: the ticker beats every 0.67 s.
+    llm.script("Your stage: draft", Reply(text="The moon pulls the oceans.", delay=2.2))
     heartbeats: list = []
     result = await run(llm, request(context=[ContextItem(name="research", output="facts about tides")]), heartbeats)
     assert result.text == "The moon pulls the oceans."
     assert result.model == "test-model"
     assert result.usage.completion_tokens == 5 and result.usage.total_tokens > 5
     assert not result.usage_estimated
-    assert len(heartbeats) >= 2  # one before the first token, then as chunks arrive
+    assert len(heartbeats) >= 3  # at 0.67, 1.33 and 2.0 s: every third of the heartbeat timeout
     sent = llm.requests[0]
     assert sent.body["stream"] is True
     assert "Explain tides" in sent.prompt and "facts about tides" in sent.prompt

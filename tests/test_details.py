@@ -1,0 +1,30 @@
+"""The Web UI's current details: a full table for small runs, counts and the
+notable steps for large ones (its cost must not grow with the run)."""
+
+from __future__ import annotations
+
+from baton.contracts import StageStatus, Usage
+from workflows.details import MAX_ROWS, render_details
+
+
+def rows(states: list[str]) -> list[StageStatus]:
+    return [StageStatus(name=f"t{i}", agent="writer", state=state) for i, state in enumerate(states)]
+
+
+def test_small_runs_show_every_step():
+    text = render_details("pipeline", "running", rows(["done", "running", "pending"]), Usage(), {"route": "writer"})
+    assert text.startswith("**pipeline** · running · 0 tokens · route writer")
+    assert "| t0 | writer | ✅ done |" in text and "| t2 | writer | ⏳ pending |" in text
+
+
+def test_large_runs_show_counts_and_only_notable_steps():
+    states = ["done"] * 400 + ["running"] * 20 + ["failed"] * 2 + ["pending"] * 78
+    text = render_details("fan-out", "running", rows(states), Usage())
+    assert "✅ done 400 · ▶️ running 20 ·  failed 2 · ⏳ pending 78 (of 500)" in text  # in order of first appearance
+    table_rows = [line for line in text.splitlines() if line.startswith("| t")]
+    assert len(table_rows) == 22 and all("done" not in r and "pending" not in r for r in table_rows)
+
+
+def test_large_runs_cap_the_table():
+    text = render_details("fan-out", "running", rows(["running"] * 100), Usage())
+    assert sum(1 for line in text.splitlines() if line.startswith("| t")) == MAX_ROWS
