@@ -7,6 +7,7 @@
     python starter.py approve ID [--stage S]
     python starter.py feedback ID "text" [--stage S]
     python starter.py rewind ID STAGE
+    python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
     python starter.py down                      # stop the embedded servers
 
 It talks to the Temporal server in TEMPORAL_ADDRESS (default localhost:7233).
@@ -32,6 +33,8 @@ from baton.logs import configure_logging
 from baton.patterns import PATTERNS
 from baton.progress import watch
 from baton.temporal import connect, web_ui_url
+from baton.trace import build_trace, history_from_file
+from baton.trace_render import FORMATS, render
 
 console = Console()
 
@@ -117,7 +120,27 @@ def content_input(args: argparse.Namespace):
         raise baton.BatonError(str(err)) from None
 
 
+async def show_trace(args: argparse.Namespace) -> int:
+    if args.file:
+        path = Path(args.file)
+        if not path.exists():
+            raise baton.BatonError(f"history file not found: {path}")
+        try:
+            history = history_from_file(path.read_text(encoding="utf-8"), args.id or "")
+        except (ValueError, KeyError, IndexError) as err:
+            raise baton.BatonError(f"{path} is not a workflow history (temporal workflow show --output json): {err}") from None
+        trace = await build_trace(history)
+    elif args.id:
+        trace = await baton.trace(await connect(), args.id, children=not args.no_children)
+    else:
+        raise baton.BatonError("name a run (trace ID) or a history file (trace --file HISTORY.json)")
+    print(render(trace, args.format))
+    return 0
+
+
 async def steer(args: argparse.Namespace) -> int:
+    if args.command == "trace":
+        return await show_trace(args)
     # Bad input is reported before anything connects.
     inp = read_input(args.type, args.input) if args.command == "start" else content_input(args) if args.command == "content" else None
     temporal: Client = await connect()
@@ -182,6 +205,11 @@ def parser() -> argparse.ArgumentParser:
     rewind = sub.add_parser("rewind", help="restore the checkpoint before a stage and run again from there")
     rewind.add_argument("id")
     rewind.add_argument("stage")
+    trace = sub.add_parser("trace", help="what happened in a run, from its history: agent calls, people's actions, edges")
+    trace.add_argument("id", nargs="?", help="the run's workflow id")
+    trace.add_argument("--file", help="a history exported with `temporal workflow show --output json` instead")
+    trace.add_argument("--format", choices=FORMATS, default="timeline")
+    trace.add_argument("--no-children", action="store_true", help="leave child runs out")
     sub.add_parser("down", help="stop the embedded Temporal server and local model")
     return p
 

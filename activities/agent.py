@@ -89,10 +89,12 @@ class AgentActivities:
             log.debug("agent call started")
             request = self._with_full_context(request)
             result = await self._run(request)
+            result = result.model_copy(update={"usage": self._registry.priced(result.model, result.usage)})
             if request.artifact_key:
                 key = self._artifacts.write(request.artifact_key, result.text)
                 result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
-            log.info("agent call finished", total_tokens=result.usage.total_tokens, artifact=result.artifact)
+            log.info("agent call finished", total_tokens=result.usage.total_tokens, cost_usd=result.usage.cost_usd,
+                     artifact=result.artifact)
             return result
 
     def _with_full_context(self, request: AgentRequest) -> AgentRequest:

@@ -1,7 +1,8 @@
 """Agents are data: load them from a TOML file into validated ``AgentSpec``s.
 
-The file has a ``[defaults]`` table every agent inherits and one
-``[agents.NAME]`` table per agent. ``BATON_MODEL`` replaces the default model,
+The file has a ``[defaults]`` table every agent inherits, one
+``[agents.NAME]`` table per agent, and an optional ``[prices."MODEL"]`` table
+per model that turns token usage into cost. ``BATON_MODEL`` replaces the default model,
 so one variable points the whole team at another model; ``BATON_MAX_TOKENS``
 replaces the default answer length.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from baton.contracts import AgentSpec, explain
+from baton.contracts import AgentSpec, ModelPrice, Usage, explain
 from baton.schemas import resolve_schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +34,16 @@ class UnknownAgentError(KeyError):
 
 
 class AgentRegistry:
-    def __init__(self, agents: Mapping[str, AgentSpec], source: str = "<memory>"):
+    def __init__(self, agents: Mapping[str, AgentSpec], source: str = "<memory>",
+                 prices: Mapping[str, ModelPrice] | None = None):
         self._agents = dict(agents)
         self.source = source
+        self.prices = dict(prices or {})
+
+    def priced(self, model: str, usage: Usage) -> Usage:
+        """``usage`` with its cost at ``model``'s price (0 when the model has no price)."""
+        price = self.prices.get(model)
+        return usage.model_copy(update={"cost_usd": price.cost(usage) if price else 0.0})
 
     @property
     def names(self) -> list[str]:
@@ -66,9 +74,11 @@ def load_agents(path: Path | None = None, env: Mapping[str, str] = os.environ) -
 
 
 def parse_agents(document: Mapping[str, Any], source: str, env: Mapping[str, str] = os.environ) -> AgentRegistry:
-    unknown_tables = set(document) - {"defaults", "agents"}
+    unknown_tables = set(document) - {"defaults", "agents", "prices"}
     if unknown_tables:
-        raise AgentConfigError(f"{source}: unknown top-level tables {sorted(unknown_tables)}; expected [defaults] and [agents.NAME]")
+        raise AgentConfigError(
+            f"{source}: unknown top-level tables {sorted(unknown_tables)}; expected [defaults], [agents.NAME] and [prices.MODEL]"
+        )
     defaults = dict(document.get("defaults", {}))
     if env.get("BATON_MODEL"):
         defaults["model"] = env["BATON_MODEL"]
@@ -89,5 +99,15 @@ def parse_agents(document: Mapping[str, Any], source: str, env: Mapping[str, str
             detail = explain(err) if isinstance(err, ValidationError) else str(err)
             raise AgentConfigError(f"{source}: agent {name!r}: {detail}") from None
         agents[name] = spec
-    return AgentRegistry(agents, source=source)
+    return AgentRegistry(agents, source=source, prices=parse_prices(document.get("prices", {}), source))
+
+
+def parse_prices(tables: Mapping[str, Any], source: str) -> dict[str, ModelPrice]:
+    prices: dict[str, ModelPrice] = {}
+    for model, table in tables.items():
+        try:
+            prices[model] = ModelPrice.model_validate(table)
+        except ValidationError as err:
+            raise AgentConfigError(f"{source}: price of model {model!r}: {explain(err)}") from None
+    return prices
 

@@ -42,6 +42,7 @@ from baton.contracts import (
 )
 from baton.patterns import BY_INPUT, find_pattern
 from baton.temporal import connect, task_queue
+from baton.trace import RunTrace, trace_run
 
 __all__ = [
     "BatonError",
@@ -58,6 +59,7 @@ __all__ = [
     "start",
     "start_pipeline",
     "status",
+    "trace",
     "wait_result",
 ]
 
@@ -161,6 +163,12 @@ async def _result_type(client: Client, workflow_id: str) -> type | None:
         return find_pattern(described.workflow_type).result
     except ValueError:
         return None  # not a Baton pattern: plain JSON
+
+
+async def trace(client: Client, workflow_id: str, children: bool = True) -> RunTrace:
+    """The run's trace from its history (finished, failed or still running), with its
+    child runs'; render it with ``baton.trace_render.render``."""
+    return await _call(client, workflow_id, lambda h: trace_run(client, workflow_id, h.run_id, children=children))
 
 
 async def cancel(client: Client, workflow_id: str) -> None:

@@ -39,13 +39,26 @@ class Usage(Contract):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cost_usd: float = Field(default=0.0, description="From the [prices] table of the agents file; 0 for unpriced models")
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 9),
         )
+
+
+class ModelPrice(Contract):
+    """What a provider charges for one model, per million tokens."""
+
+    input_usd_per_million: float = Field(ge=0)
+    output_usd_per_million: float = Field(ge=0)
+
+    def cost(self, usage: Usage) -> float:
+        return round((usage.prompt_tokens * self.input_usd_per_million
+                      + usage.completion_tokens * self.output_usd_per_million) / 1_000_000, 9)
 
 
 # --------------------------------------------------------------------------- agents

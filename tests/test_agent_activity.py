@@ -38,6 +38,8 @@ async def test_streams_text_usage_and_heartbeats(llm: ScriptedLLM):
     assert result.text == "The moon pulls the oceans."
     assert result.model == "test-model"
     assert result.usage.completion_tokens == 5 and result.usage.total_tokens > 5
+    # tests/agents.toml prices test-model at $1 in / $2 out per million tokens
+    assert result.usage.cost_usd == pytest.approx((result.usage.prompt_tokens * 1 + 5 * 2) / 1e6)
     assert not result.usage_estimated
     assert len(heartbeats) >= 3  # at 0.67, 1.33 and 2.0 s: every third of the heartbeat timeout
     sent = llm.requests[0]

@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from baton.agents import DEFAULT_AGENTS_FILE, AgentConfigError, load_agents
+from baton.contracts import Usage
 from baton.logs import configure_logging
 from baton.temporal import connect_config, task_queue
 
@@ -58,6 +59,8 @@ def test_retry_table_merges_field_by_field(tmp_path):
         ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\noutput_schema = 'os:path'\n", "not a pydantic model"),
         ("[defaults]\nmodel = 'm'\n[agents.'bad name']\ninstructions = 'i'\n", "agent 'bad name': name"),
         ("[agent.x]\ninstructions = 'i'\n", "unknown top-level tables ['agent']"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n[prices.m]\ninput_usd_per_million = -1\n"
+         "output_usd_per_million = 1\n", "price of model 'm': input_usd_per_million"),
     ],
 )
 def test_bad_config_is_reported_with_file_agent_and_field(tmp_path, text, message):
@@ -65,6 +68,16 @@ def test_bad_config_is_reported_with_file_agent_and_field(tmp_path, text, messag
     with pytest.raises(AgentConfigError) as caught:
         load_agents(path, env={})
     assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_prices_turn_usage_into_cost_and_unpriced_models_cost_nothing(tmp_path):
+    path = write(tmp_path, "[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n"
+                           "[prices.m]\ninput_usd_per_million = 2.5\noutput_usd_per_million = 10\n")
+    registry = load_agents(path, env={})
+    usage = Usage(prompt_tokens=1000, completion_tokens=200, total_tokens=1200)
+    assert registry.priced("m", usage).cost_usd == pytest.approx(0.0025 + 0.002)
+    assert registry.priced("other", usage).cost_usd == 0.0
+    assert (registry.priced("m", usage) + registry.priced("m", usage)).cost_usd == pytest.approx(0.009)
 
 
 def test_missing_file_says_which_and_how_to_choose_another(tmp_path):

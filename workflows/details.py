@@ -16,7 +16,8 @@ NOTABLE = ("running", "awaiting_review", "failed")
 
 def render_details(pattern: str, state: str, stages: list[StageStatus], usage: Usage, info: dict | None = None) -> str:
     counts = " · ".join(f"{k} {v}" for k, v in (info or {}).items() if isinstance(v, int | float) or isinstance(v, str) and len(v) <= 40)
-    lines = [f"**{pattern}** · {state} · {usage.total_tokens} tokens" + (f" · {counts}" if counts else "")]
+    cost = f" · ${usage.cost_usd:.4f}" if usage.cost_usd else ""
+    lines = [f"**{pattern}** · {state} · {usage.total_tokens} tokens{cost}" + (f" · {counts}" if counts else "")]
     if not stages:
         return lines[0]
     shown = stages

@@ -1,0 +1,273 @@
+"""The trace of a run, read from its workflow history (and its children's).
+
+The history is Baton's source of truth: every agent call is an activity with
+its request and result as payloads, every person's action a signal, update or
+cancel request. ``build_trace`` turns one history into a ``RunTrace``: per
+agent call the agent, step, models asked and answering, times, attempts,
+failures, usage and cost; the people's actions in order; and the edges taken
+(a call that saw a step's output follows that step). ``trace_run`` fetches a
+run and, recursively, its child runs from the server. Rendering lives in
+``baton.trace_render``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from baton.contracts import AgentRequest, AgentResult, Contract, Usage
+
+CallOutcome = Literal["running", "completed", "failed", "timed_out", "cancelled"]
+RunOutcome = Literal["running", "completed", "failed", "cancelled", "terminated", "timed_out", "continued_as_new"]
+
+
+class AgentCall(Contract):
+    activity_id: str
+    agent: str
+    step: str
+    model: str = Field(description="The model this call asked for")
+    answered_by: str | None = Field(default=None, description="The model that answered, as the provider reported it")
+    fallback: bool = Field(description="The call went to one of the agent's fallback models")
+    scheduled_at: datetime
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    outcome: CallOutcome = "running"
+    attempts: int = 0
+    failures: list[str] = Field(default_factory=list, description="The last retried attempt's error, then the final one's")
+    usage: Usage = Field(default_factory=Usage)
+    context: list[str] = Field(default_factory=list, description="Steps whose outputs this call saw")
+
+
+class HumanAction(Contract):
+    at: datetime
+    kind: Literal["signal", "update", "cancel"]
+    name: str
+    args: list[Any] = Field(default_factory=list)
+    identity: str = ""
+    outcome: str | None = Field(default=None, description="An update's result or error")
+    target: str | None = Field(default=None, description="The step it was about (named, or the one it re-ran)")
+
+
+class Edge(Contract):
+    source: str
+    target: str
+
+
+class ChildRef(Contract):
+    workflow_id: str
+    workflow_type: str
+    started_at: datetime
+    outcome: RunOutcome = "running"
+
+
+class RunTrace(Contract):
+    workflow_id: str
+    run_id: str = ""
+    workflow_type: str
+    outcome: RunOutcome = "running"
+    started_at: datetime
+    closed_at: datetime | None = None
+    error: str | None = None
+    calls: list[AgentCall] = Field(default_factory=list)
+    actions: list[HumanAction] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    child_runs: list[ChildRef] = Field(default_factory=list, description="Child runs, in the order they were started")
+    children: list[RunTrace] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage, description="This run's calls and its children's")
+
+    def all_calls(self) -> list[AgentCall]:
+        return [*self.calls, *(call for child in self.children for call in child.all_calls())]
+
+
+_CLOSED: dict[int, RunOutcome] = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "cancelled",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed_out",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+}
+
+
+_CHILD_CLOSED: dict[int, tuple[RunOutcome, str]] = {
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED: ("completed", "child_workflow_execution_completed_event_attributes"),
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED: ("failed", "child_workflow_execution_failed_event_attributes"),
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED: ("cancelled", "child_workflow_execution_canceled_event_attributes"),
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: ("terminated", "child_workflow_execution_terminated_event_attributes"),
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: ("timed_out", "child_workflow_execution_timed_out_event_attributes"),
+}
+
+
+def failure_text(failure: Failure) -> str:
+    """A failure and its causes on one line, outermost first."""
+    parts = []
+    while failure.message or failure.HasField("cause"):
+        if failure.message:
+            parts.append(failure.message)
+        if not failure.HasField("cause"):
+            break
+        failure = failure.cause
+    return ": ".join(dict.fromkeys(parts))
+
+
+class _Reader:
+    def __init__(self, converter: DataConverter):
+        self.converter = converter
+
+    async def one(self, payloads: Payloads, type_hint: type | None = None) -> Any:
+        if not payloads.payloads:
+            return None
+        values = await self.converter.decode(payloads.payloads[:1], [type_hint] if type_hint else None)
+        return values[0]
+
+    async def plain(self, payloads: Payloads) -> list[Any]:
+        """Arguments as JSON-able values (pydantic models dumped)."""
+        if not payloads.payloads:
+            return []
+        values = await self.converter.decode(list(payloads.payloads))
+        return [v.model_dump(mode="json") if hasattr(v, "model_dump") else v for v in values]
+
+
+async def build_trace(history: WorkflowHistory, converter: DataConverter = pydantic_data_converter) -> RunTrace:
+    """The trace of one run (children are listed by id, not fetched: see ``trace_run``)."""
+    read = _Reader(converter)
+    events: list[HistoryEvent] = list(history.events)
+    first = events[0].workflow_execution_started_event_attributes
+    trace = RunTrace(workflow_id=history.workflow_id, run_id=first.original_execution_run_id,
+                     workflow_type=first.workflow_type.name, started_at=events[0].event_time.ToDatetime())
+    calls: dict[int, AgentCall] = {}  # by scheduled event id
+    updates: dict[str, HumanAction] = {}
+    children: dict[int, ChildRef] = {}  # by initiated event id
+    for event in events:
+        at = event.event_time.ToDatetime()
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name != "run_agent":
+                continue
+            request: AgentRequest = await read.one(attrs.input, AgentRequest)
+            calls[event.event_id] = AgentCall(
+                activity_id=attrs.activity_id, agent=request.agent.name, step=request.stage, model=request.model,
+                fallback=request.model != request.agent.model, scheduled_at=at,
+                context=[item.name for item in request.context])
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+                call.started_at, call.attempts = at, attrs.attempt
+                if attrs.HasField("last_failure"):
+                    call.failures.append(f"attempt {attrs.attempt - 1}: {failure_text(attrs.last_failure)}")
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+                result: AgentResult = await read.one(attrs.result, AgentResult)
+                call.closed_at, call.outcome, call.answered_by, call.usage = at, "completed", result.model, result.usage
+        elif kind in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
+            failed = kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+            attrs = event.activity_task_failed_event_attributes if failed else event.activity_task_timed_out_event_attributes
+            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+                call.closed_at, call.outcome = at, "failed" if failed else "timed_out"
+                call.attempts = max(call.attempts, 1)
+                call.failures.append(f"attempt {call.attempts}: {failure_text(attrs.failure)}")
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+            attrs = event.activity_task_canceled_event_attributes
+            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+                call.closed_at, call.outcome = at, "cancelled"
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            attrs = event.workflow_execution_signaled_event_attributes
+            args = await read.plain(attrs.input)
+            trace.actions.append(HumanAction(at=at, kind="signal", name=attrs.signal_name, args=args,
+                                             identity=attrs.identity, target=_named_step(args)))
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            attrs = event.workflow_execution_update_accepted_event_attributes
+            request_ = attrs.accepted_request
+            args = await read.plain(request_.input.args)
+            action = HumanAction(at=at, kind="update", name=request_.input.name, args=args,
+                                 identity=request_.meta.identity, target=_named_step(args))
+            updates[attrs.protocol_instance_id] = action
+            trace.actions.append(action)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            attrs = event.workflow_execution_update_completed_event_attributes
+            if (action := updates.get(attrs.meta.update_id)) is not None:
+                outcome = attrs.outcome
+                if outcome.HasField("failure"):
+                    action.outcome = f"error: {failure_text(outcome.failure)}"
+                else:
+                    value = await read.plain(outcome.success)
+                    action.outcome = json.dumps(value)[:200]
+                    if value and isinstance(value[0], dict) and value[0].get("rerun_from"):
+                        action.target = value[0]["rerun_from"]
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+            attrs = event.workflow_execution_cancel_requested_event_attributes
+            trace.actions.append(HumanAction(at=at, kind="cancel", name="cancel", identity=attrs.identity,
+                                             args=[attrs.cause] if attrs.cause else []))
+        elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            attrs = event.start_child_workflow_execution_initiated_event_attributes
+            children[event.event_id] = ChildRef(workflow_id=attrs.workflow_id, workflow_type=attrs.workflow_type.name,
+                                                started_at=at)
+        elif kind in _CHILD_CLOSED:
+            outcome, field = _CHILD_CLOSED[kind]
+            if (ref := children.get(getattr(event, field).initiated_event_id)) is not None:
+                ref.outcome = outcome
+        elif kind in _CLOSED:
+            trace.outcome, trace.closed_at = _CLOSED[kind], at
+            if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+                trace.error = failure_text(event.workflow_execution_failed_event_attributes.failure)
+    trace.calls = list(calls.values())
+    trace.child_runs = list(children.values())
+    trace.edges = _edges(trace)
+    trace.usage = sum((call.usage for call in trace.calls), Usage())
+    return trace
+
+
+def _named_step(args: list[Any]) -> str | None:
+    first = args[0] if args else None
+    return first.get("stage") if isinstance(first, dict) else None
+
+
+def _edges(trace: RunTrace) -> list[Edge]:
+    """A call that saw a step's output follows that step; child runs follow their parent."""
+    seen: dict[tuple[str, str], None] = {}
+    for call in trace.calls:
+        for source in call.context:
+            if source != call.step:
+                seen[(source, call.step)] = None
+    return [Edge(source=s, target=t) for s, t in seen]
+
+
+async def trace_run(client: Client, workflow_id: str, run_id: str | None = None, children: bool = True,
+                    max_children: int = 200) -> RunTrace:
+    """Fetch a run's history from the server and trace it, with its child runs
+    (at most ``max_children`` per run, fetched a few at a time)."""
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    trace = await build_trace(history, client.data_converter)
+    if children and trace.child_runs:
+        gate = asyncio.Semaphore(8)
+
+        async def child(child_id: str) -> RunTrace:
+            async with gate:
+                return await trace_run(client, child_id, children=True, max_children=max_children)
+
+        ids = [ref.workflow_id for ref in trace.child_runs[:max_children]]
+        trace.children = list(await asyncio.gather(*(child(c) for c in ids)))
+        trace.usage = trace.usage + sum((c.usage for c in trace.children), Usage())
+    return trace
+
+
+def history_from_file(text: str, workflow_id: str = "") -> WorkflowHistory:
+    """A history exported with ``temporal workflow show --output json`` (or the Web UI's download)."""
+    document = json.loads(text)
+    if not workflow_id:
+        started = document["events"][0].get("workflowExecutionStartedEventAttributes", {})
+        workflow_id = started.get("workflowId") or started.get("originalExecutionRunId", "history")
+    return WorkflowHistory.from_json(workflow_id, document)
