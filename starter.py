@@ -8,6 +8,8 @@
     python starter.py feedback ID "text" [--stage S]
     python starter.py rewind ID STAGE
     python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
+    python starter.py snapshots list ID ; python starter.py snapshots diff ID A B
+    python starter.py replay [--query Q] [--limit N] [--file HISTORY.json ...]   # before a deploy
     python starter.py down                      # stop the embedded servers
 
 It talks to the Temporal server in TEMPORAL_ADDRESS (default localhost:7233).
@@ -23,7 +25,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 from baton import client as baton
 from baton import embedded
@@ -122,14 +124,7 @@ def content_input(args: argparse.Namespace):
 
 async def show_trace(args: argparse.Namespace) -> int:
     if args.file:
-        path = Path(args.file)
-        if not path.exists():
-            raise baton.BatonError(f"history file not found: {path}")
-        try:
-            history = history_from_file(path.read_text(encoding="utf-8"), args.id or "")
-        except (ValueError, KeyError, IndexError) as err:
-            raise baton.BatonError(f"{path} is not a workflow history (temporal workflow show --output json): {err}") from None
-        trace = await build_trace(history)
+        trace = await build_trace(read_history(args.file, args.id or ""))
     elif args.id:
         trace = await baton.trace(await connect(), args.id, children=not args.no_children)
     else:
@@ -138,9 +133,37 @@ async def show_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_history(name: str, workflow_id: str = "") -> WorkflowHistory:
+    path = Path(name)
+    if not path.exists():
+        raise baton.BatonError(f"history file not found: {path}")
+    try:
+        return history_from_file(path.read_text(encoding="utf-8"), workflow_id)
+    except (ValueError, KeyError, IndexError) as err:
+        raise baton.BatonError(f"{path} is not a workflow history (temporal workflow show --output json): {err}") from None
+
+
+async def replay_runs(args: argparse.Namespace) -> int:
+    from baton import replay
+
+    if args.file:
+        source = replay.from_files([read_history(name, Path(name).stem) for name in args.file])
+    else:
+        source = replay.from_server(await connect(), args.query, args.limit)
+    outcomes = await replay.replay(source)
+    for outcome in outcomes:
+        verdict = "[green]ok[/]" if outcome.error is None else f"[red]NON-DETERMINISTIC[/] {outcome.error}"
+        console.print(f"{outcome.workflow_id} {outcome.run_id[:8]} {verdict}", highlight=False, soft_wrap=True)
+    failed = sum(o.error is not None for o in outcomes)
+    say(f"{len(outcomes)} runs replayed against the current code, {failed} failed")
+    return 1 if failed else 0
+
+
 async def steer(args: argparse.Namespace) -> int:
     if args.command == "trace":
         return await show_trace(args)
+    if args.command == "replay":
+        return await replay_runs(args)
     # Bad input is reported before anything connects.
     inp = read_input(args.type, args.input) if args.command == "start" else content_input(args) if args.command == "content" else None
     temporal: Client = await connect()
@@ -170,6 +193,11 @@ async def steer(args: argparse.Namespace) -> int:
             print_json(await baton.rewind(temporal, args.id, args.stage))
         case "cancel":
             await baton.cancel(temporal, args.id)
+        case "snapshots" if args.action == "list":
+            for info in await baton.snapshots(temporal, args.id):
+                print(f"{info.seq:>4}  {info.at:%H:%M:%S}  {info.label:<32} outputs: {', '.join(info.steps) or '–'}")
+        case "snapshots":
+            print((await baton.snapshots_diff(temporal, args.id, args.a, args.b)).text())
     return 0
 
 
@@ -205,11 +233,22 @@ def parser() -> argparse.ArgumentParser:
     rewind = sub.add_parser("rewind", help="restore the checkpoint before a stage and run again from there")
     rewind.add_argument("id")
     rewind.add_argument("stage")
+    snapshots = sub.add_parser("snapshots", help="the checkpoints before and after each step: list them, or diff two")
+    actions = snapshots.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="every checkpoint, numbered").add_argument("id")
+    diff = actions.add_parser("diff", help="what changed from checkpoint A to checkpoint B")
+    diff.add_argument("id")
+    diff.add_argument("a", type=int)
+    diff.add_argument("b", type=int)
     trace = sub.add_parser("trace", help="what happened in a run, from its history: agent calls, people's actions, edges")
     trace.add_argument("id", nargs="?", help="the run's workflow id")
     trace.add_argument("--file", help="a history exported with `temporal workflow show --output json` instead")
     trace.add_argument("--format", choices=FORMATS, default="timeline")
     trace.add_argument("--no-children", action="store_true", help="leave child runs out")
+    replay = sub.add_parser("replay", help="replay recent runs (or history files) against the current workflow code")
+    replay.add_argument("--query", help="a visibility query (default: every Baton pattern's runs)")
+    replay.add_argument("--limit", type=int, default=50, help="newest runs to replay (default 50)")
+    replay.add_argument("--file", nargs="+", help="history files from `temporal workflow show --output json` instead")
     sub.add_parser("down", help="stop the embedded Temporal server and local model")
     return p
 

@@ -36,11 +36,14 @@ from baton.contracts import (
     FeedbackRequest,
     PipelineInput,
     RewindRequest,
+    Snapshot,
+    SnapshotInfo,
     Status,
     SteerAck,
     explain,
 )
 from baton.patterns import BY_INPUT, find_pattern
+from baton.snapshots import SnapshotDiff, diff_snapshots
 from baton.temporal import connect, task_queue
 from baton.trace import RunTrace, trace_run
 
@@ -58,6 +61,9 @@ __all__ = [
     "rewind",
     "start",
     "start_pipeline",
+    "snapshot",
+    "snapshots",
+    "snapshots_diff",
     "status",
     "trace",
     "wait_result",
@@ -163,6 +169,20 @@ async def _result_type(client: Client, workflow_id: str) -> type | None:
         return find_pattern(described.workflow_type).result
     except ValueError:
         return None  # not a Baton pattern: plain JSON
+
+
+async def snapshots(client: Client, workflow_id: str) -> list[SnapshotInfo]:
+    """The checkpoints the run took, before and after each step, in order."""
+    return await _call(client, workflow_id, lambda h: h.query("snapshots", result_type=list[SnapshotInfo]))
+
+
+async def snapshot(client: Client, workflow_id: str, seq: int) -> Snapshot:
+    return await _call(client, workflow_id, lambda h: h.query("snapshot", seq, result_type=Snapshot))
+
+
+async def snapshots_diff(client: Client, workflow_id: str, a: int, b: int) -> SnapshotDiff:
+    """What changed in the run's outputs and feedback from checkpoint ``a`` to ``b``."""
+    return diff_snapshots(await snapshot(client, workflow_id, a), await snapshot(client, workflow_id, b))
 
 
 async def trace(client: Client, workflow_id: str, children: bool = True) -> RunTrace:

@@ -243,6 +243,21 @@ class StageStatus(Contract):
     error: str | None = None
 
 
+class SnapshotInfo(Contract):
+    """One checkpoint of a run's state: before a step starts, or after it is done."""
+
+    seq: int = Field(description="1, 2, … in the order taken; name it in `snapshot` and `snapshots diff`")
+    label: str = Field(description="'before STEP' or 'after STEP'")
+    step: str
+    at: datetime
+    steps: list[str] = Field(description="The steps whose outputs the state holds")
+
+
+class Snapshot(SnapshotInfo):
+    outputs: dict[str, str]
+    feedback: dict[str, list[str]] = Field(default_factory=dict)
+
+
 class Status(Contract):
     pattern: str
     state: RunState

@@ -114,6 +114,22 @@ async def test_readme_starter_lines_drive_a_pipeline(dev_env, llm, tmp_path):
         result = json.loads(await ok(f"python starter.py result {workflow_id} --wait", dev_env))
         assert set(result["outputs"]) == {"research", "draft"}
 
+        # Checkpoints before and after each step, the feedback's re-run included.
+        listed = await ok(f"python starter.py snapshots list {workflow_id}", dev_env)
+        labels = [re.search(r"(before|after) \w+", line).group(0) for line in listed.splitlines()]
+        assert labels == ["before research", "after research", "before draft", "after draft", "before draft", "after draft"]
+        diff = await ok(f"python starter.py snapshots diff {workflow_id} 4 6", dev_env)
+        assert "~ draft changed" in diff and "! feedback on draft: More on the moon" in diff
+        assert "+ research" in await ok(f"python starter.py snapshots diff {workflow_id} 1 2", dev_env)
+        code, out = await sh(f"python starter.py snapshots diff {workflow_id} 1 99", dev_env)
+        assert code == 2 and "no snapshot 99; this run has 6" in out
+
+        replayed = await ok(f"python starter.py replay --query \"WorkflowId = '{workflow_id}'\"", dev_env)
+        assert f"{workflow_id} " in replayed and "1 runs replayed against the current code, 0 failed" in replayed
+
+        timeline = await ok(f"python starter.py trace {workflow_id}", dev_env)
+        assert "person update feedback" in timeline and "person signal approve" in timeline
+
 
 @pytest.mark.parametrize(
     ("line", "message"),

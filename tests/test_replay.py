@@ -3,6 +3,7 @@ a change that breaks determinism for runs already open fails here."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+import starter
 from baton.patterns import PATTERNS
 from worker import workflow_runner
 from workflows import ALL_WORKFLOWS
@@ -29,3 +31,23 @@ async def test_history_replays(path: Path):
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+def test_replay_command_names_the_run_the_code_no_longer_matches(tmp_path, capsys):
+    good = HISTORIES[0]
+    # The same run, as if an agent call of the past had been another activity: the
+    # current code would schedule run_agent where the history says otherwise.
+    document = json.loads(good.read_text())
+    scheduled = next(e for e in document["events"] if "activityTaskScheduledEventAttributes" in e)
+    scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "old_agent_activity"
+    started = document["events"][0]["workflowExecutionStartedEventAttributes"]
+    started["originalExecutionRunId"] = started["firstExecutionRunId"] = "0badc0de-0000-0000-0000-000000000000"
+    bad = tmp_path / "changed.json"
+    bad.write_text(json.dumps(document))
+
+    assert starter.main(["replay", "--file", str(good), str(bad)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{good.stem} " in out and "ok" in out
+    assert "changed 0badc0de NON-DETERMINISTIC [TMPRL1100] Nondeterminism error: Activity type" in out
+    assert "old_agent_activity" in out
+    assert "2 runs replayed against the current code, 1 failed" in out

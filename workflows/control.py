@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -35,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         ResolveAgentsRequest,
         RewindRequest,
         RunState,
+        Snapshot,
+        SnapshotInfo,
         StageStatus,
         Status,
         SteerAck,
@@ -49,11 +51,15 @@ T = TypeVar("T")
 
 @dataclass
 class Checkpoint:
-    """What a run knew just before a stage started: rewind restores it."""
+    """What a run knew at one moment: before a stage started (rewind restores it)
+    or after a step was done. Listed and compared through the snapshot queries."""
 
     outputs: dict[str, str]
     feedback: dict[str, list[str]]
     artifacts: dict[str, str] = field(default_factory=dict)
+    label: str = ""
+    step: str = ""
+    at: datetime | None = None
 
 
 @dataclass
@@ -68,7 +74,8 @@ class Jump:
 class RunMemory:
     outputs: dict[str, str] = field(default_factory=dict)
     feedback: dict[str, list[str]] = field(default_factory=dict)
-    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)  # stage -> the latest "before" checkpoint
+    snapshots: list[Checkpoint] = field(default_factory=list)  # every checkpoint, in order
     artifacts: dict[str, str] = field(default_factory=dict)  # step -> artifact key of its latest output
 
 
@@ -210,11 +217,33 @@ class ControlPlane:
         return jump.stage
 
     def checkpoint(self, stage: str) -> None:
-        self.memory.checkpoints[stage] = Checkpoint(
+        """The state before ``stage`` runs: what ``rewind`` to it restores."""
+        self.memory.checkpoints[stage] = self._snapshot(f"before {stage}", stage)
+
+    def _snapshot(self, label: str, step: str) -> Checkpoint:
+        taken = Checkpoint(
             outputs=dict(self.memory.outputs),
             feedback={k: list(v) for k, v in self.memory.feedback.items()},
             artifacts=dict(self.memory.artifacts),
+            label=label, step=step, at=workflow.now(),
         )
+        self.memory.snapshots.append(taken)
+        return taken
+
+    @workflow.query
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Every checkpoint taken so far (without the outputs: see ``snapshot``)."""
+        return [SnapshotInfo(seq=n, label=c.label, step=c.step, at=c.at, steps=list(c.outputs))
+                for n, c in enumerate(self.memory.snapshots, 1)]
+
+    @workflow.query
+    def snapshot(self, seq: int) -> Snapshot:
+        """One checkpoint with the outputs and feedback it held."""
+        if not 1 <= seq <= len(self.memory.snapshots):
+            raise ValueError(f"no snapshot {seq}; this run has {len(self.memory.snapshots)}")
+        c = self.memory.snapshots[seq - 1]
+        return Snapshot(seq=seq, label=c.label, step=c.step, at=c.at, steps=list(c.outputs),
+                        outputs=dict(c.outputs), feedback={k: list(v) for k, v in c.feedback.items()})
 
     # ------------------------------------------------------------ agents
 
@@ -297,6 +326,7 @@ class ControlPlane:
     def stage_done(self, stage: str, output: str) -> None:
         self.memory.outputs[stage] = output
         self._last_done = stage
+        self._snapshot(f"after {stage}", stage)
         self._set_stage(stage, "done")
 
     async def try_step(

@@ -1,0 +1,64 @@
+"""Replay recorded runs against the current workflow code: the check before a
+deploy that no open run would meet a non-determinism error on the new code.
+
+Histories come from the server (a visibility query, newest first) or from files
+exported with ``temporal workflow show --output json``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from baton.patterns import PATTERNS
+
+# Every Baton pattern's runs, whichever task queue they ran on.
+BATON_RUNS = "WorkflowType IN (" + ", ".join(f"'{p.workflow_type}'" for p in PATTERNS) + ")"
+
+
+@dataclass
+class Replayed:
+    workflow_id: str
+    run_id: str
+    error: str | None  # None: the current code makes the same decisions
+
+
+async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
+    # Imported here: the workflows (and the sandbox runner) are only needed to replay.
+    from worker import workflow_runner
+    from workflows import ALL_WORKFLOWS
+
+    seen: list[WorkflowHistory] = []
+
+    async def recorded() -> AsyncIterator[WorkflowHistory]:
+        async for history in histories:
+            seen.append(history)
+            yield history
+
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
+    results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
+    return [Replayed(h.workflow_id, h.run_id, _message(results.replay_failures.get(h.run_id))) for h in seen]
+
+
+def _message(err: Exception | None) -> str | None:
+    if err is None:
+        return None
+    text = " ".join(str(err).split())
+    # The core reports a Rust debug dump; its message field is the part a person needs.
+    found = re.search(r'message: "(.*?)", source', text)
+    return (found.group(1) if found else text)[:500]
+
+
+async def from_server(client: Client, query: str | None, limit: int) -> AsyncIterator[WorkflowHistory]:
+    async for history in client.list_workflows(query or BATON_RUNS, limit=limit).map_histories():
+        yield history
+
+
+async def from_files(histories: Iterable[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
+    for history in histories:
+        yield history
