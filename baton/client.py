@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
 from temporalio.client import (
     Client,
@@ -28,6 +29,8 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from baton.contracts import (
@@ -42,6 +45,7 @@ from baton.contracts import (
     SteerAck,
     explain,
 )
+from baton import search
 from baton.patterns import BY_INPUT, find_pattern
 from baton.snapshots import SnapshotDiff, diff_snapshots
 from baton.temporal import connect, task_queue
@@ -68,6 +72,9 @@ __all__ = [
     "trace",
     "wait_result",
 ]
+
+
+log = structlog.get_logger("baton.client")
 
 
 class BatonError(Exception):
@@ -98,19 +105,23 @@ async def start(
     pattern = BY_INPUT[type(inp)]
     workflow_id = workflow_id or f"{pattern.name}-{uuid.uuid4().hex[:10]}"
     goal = pattern.goal(inp)
+    options = dict(id=workflow_id, task_queue=queue or task_queue(), result_type=pattern.result,
+                   static_summary=f"{pattern.name}: {_clip(goal, 120)}",
+                   static_details=f"**Goal:** {_clip(goal, 1000)}\n\n{pattern.shape(inp)}")
+    indexed = TypedSearchAttributes([SearchAttributePair(search.PATTERN, pattern.name)])
     try:
-        return await client.start_workflow(
-            pattern.workflow_type,
-            inp,
-            id=workflow_id,
-            task_queue=queue or task_queue(),
-            result_type=pattern.result,
-            static_summary=f"{pattern.name}: {_clip(goal, 120)}",
-            static_details=f"**Goal:** {_clip(goal, 1000)}\n\n{pattern.shape(inp)}",
-        )
+        try:
+            return await client.start_workflow(pattern.workflow_type, inp, search_attributes=indexed, **options)
+        except RPCError as err:
+            if err.status != RPCStatusCode.INVALID_ARGUMENT or "search attribute" not in err.message.lower():
+                raise
+            # A cluster without Baton's search attributes: the run works, unindexed.
+            log.warning("search attributes not registered; starting without them (docs/observability.md)",
+                        error=err.message)
+            return await client.start_workflow(pattern.workflow_type, inp, **options)
+    except WorkflowAlreadyStartedError:
+        raise BatonError(f"a run with id {workflow_id!r} is already running") from None
     except RPCError as err:
-        if err.status == RPCStatusCode.ALREADY_EXISTS:
-            raise BatonError(f"a run with id {workflow_id!r} is already running") from None
         raise BatonError(f"cannot start the {pattern.name}: {err.message}") from None
 
 

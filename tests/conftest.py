@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import make_openai_client
+from baton import search
 from baton.agents import AgentRegistry, load_agents
 from tests.llm_server import ScriptedLLM
 from worker import build_worker, workflow_runner
@@ -40,6 +41,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(TEMPORAL_CLI),
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        search_attributes=search.ATTRIBUTES,  # as the embedded server registers them
     )
     yield env
     await env.shutdown()

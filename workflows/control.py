@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ToolSpec,
         Usage,
     )
+    from baton import search
     from workflows.details import render_details
 
 
@@ -113,6 +114,7 @@ class ControlPlane:
         self._error: str | None = None
         self.memory = RunMemory()
         self.info: dict = {}  # pattern-specific status (route, plan, round…)
+        self._indexed_state: str | None = None  # the BatonState search attribute, as last set
 
     # ------------------------------------------------------------ pause / resume
 
@@ -452,4 +454,15 @@ class ControlPlane:
         )
 
     def _publish(self) -> None:
-        workflow.set_current_details(render_details(self.pattern, self.run_state(), list(self._stages.values()), self._usage, self.info))
+        state = self.run_state()
+        workflow.set_current_details(render_details(self.pattern, state, list(self._stages.values()), self._usage, self.info))
+        self._index_state(state)
+
+    def _index_state(self, state: str) -> None:
+        # Only runs started with BatonPattern set (baton.start on a server that has the
+        # attributes registered) keep BatonState current: upserting an unregistered
+        # attribute would fail the workflow task, and older runs' histories replay unchanged.
+        if state == self._indexed_state or workflow.info().typed_search_attributes.get(search.PATTERN) is None:
+            return
+        self._indexed_state = state
+        workflow.upsert_search_attributes([search.STATE.value_set(state)])
