@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.artifacts import ArtifactStore, artifacts_dir, preview
 from activities.errors import classify
+from activities.metrics import AgentMetrics, outcome_of
 from activities.prompts import build_messages, correction_message, tool_definitions
 from baton.agents import AgentRegistry, UnknownAgentError
 from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, ToolCall, Usage, explain
@@ -65,6 +67,7 @@ class AgentActivities:
         # Models whose endpoint rejected ``json_schema``: ask them with
         # ``json_object`` + schema straight away from then on.
         self._json_schema_unsupported: set[str] = set()
+        self._agent_metrics: AgentMetrics | None = None
 
     @activity.defn(name="resolve_agents")
     async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
@@ -87,15 +90,28 @@ class AgentActivities:
             attempt=info.attempt,
         ):
             log.debug("agent call started")
-            request = self._with_full_context(request)
-            result = await self._run(request)
+            began = time.monotonic()
+            try:
+                result = await self._run(self._with_full_context(request))
+            except BaseException as err:
+                outcome = outcome_of(err)
+                self._metrics().record(request.agent.name, request.model, outcome, time.monotonic() - began)
+                log.warning("agent call failed", outcome=outcome, error=str(err)[:300])
+                raise
             result = result.model_copy(update={"usage": self._registry.priced(result.model, result.usage)})
+            self._metrics().record(request.agent.name, result.model, "ok", time.monotonic() - began, result.usage)
             if request.artifact_key:
                 key = self._artifacts.write(request.artifact_key, result.text)
                 result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
             log.info("agent call finished", total_tokens=result.usage.total_tokens, cost_usd=result.usage.cost_usd,
                      artifact=result.artifact)
             return result
+
+    def _metrics(self) -> AgentMetrics:
+        # Made on first use: the meter belongs to the worker's runtime, known only inside an activity.
+        if self._agent_metrics is None:
+            self._agent_metrics = AgentMetrics(activity.metric_meter())
+        return self._agent_metrics
 
     def _with_full_context(self, request: AgentRequest) -> AgentRequest:
         """Earlier outputs kept as artifacts reach the model whole, not as previews."""

@@ -10,6 +10,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
+from baton import telemetry
+
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_TASK_QUEUE = "baton"
 DEFAULT_UI_URL = "http://localhost:8233"
@@ -29,9 +31,12 @@ def connect_config(env: Mapping[str, str] = os.environ) -> dict:
 
 
 async def connect(env: Mapping[str, str] = os.environ) -> Client:
+    """A client with Baton's converter, and the metrics runtime and tracing
+    interceptor when the environment asks for them (``baton.telemetry``)."""
     config = connect_config(env)
     try:
-        return await Client.connect(**config, data_converter=pydantic_data_converter)
+        return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=telemetry.runtime(env),
+                                    interceptors=telemetry.tracing_interceptors(env))
     except RuntimeError as err:
         raise RuntimeError(
             f"cannot reach the Temporal server at {config['target_host']}: {err}\n"

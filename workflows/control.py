@@ -130,7 +130,17 @@ class ControlPlane:
         self._publish()
 
     async def pause_gate(self) -> None:
+        began = workflow.now() if self._paused else None
         await workflow.wait_condition(lambda: not self._paused)
+        if began is not None:
+            self._record_human_wait("pause", began)
+
+    def _record_human_wait(self, kind: str, began: datetime) -> None:
+        # The workflow meter records on real executions only, never on replay.
+        seconds = (workflow.now() - began).total_seconds()
+        workflow.metric_meter().create_histogram_float(
+            "baton_human_wait_seconds", "Time runs waited for a person, by pattern and kind (review, pause)", "s"
+        ).record(seconds, {"pattern": self.pattern, "kind": kind})
 
     # ------------------------------------------------------------ review gates
 
@@ -146,10 +156,12 @@ class ControlPlane:
         """Wait after a ``review: true`` stage until it is approved or sent back."""
         self._awaiting = stage
         self._set_stage(stage, "awaiting_review")
+        began = workflow.now()
         try:
             await workflow.wait_condition(lambda: stage in self._approved or self._jump is not None)
         finally:
             self._awaiting = None
+        self._record_human_wait("review", began)
         if stage in self._approved:
             self._set_stage(stage, "done")
 

@@ -1,0 +1,65 @@
+"""Metrics and traces, through Temporal's own integrations.
+
+- ``BATON_METRICS_BIND`` (``host:port``, e.g. ``0.0.0.0:9464``): the SDK's
+  Prometheus endpoint, serving the SDK's metrics (``temporal_*``: task
+  latencies, slots, polls...) and Baton's own, recorded through the SDK's
+  metric meter (``baton_*``: see ``AGENT_METRICS`` and docs/observability.md).
+- ``OTEL_EXPORTER_OTLP_ENDPOINT``: spans for every workflow, activity, signal,
+  update and query through ``temporalio.contrib.opentelemetry``, exported over
+  OTLP/HTTP. Workflow spans are created only on a real execution, never again
+  when a workflow replays.
+
+Both are set up once per process, before the client connects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from temporalio.client import Interceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+_runtime: Runtime | None = None
+
+# Baton's histograms in their own units (the SDK's defaults are milliseconds).
+HISTOGRAM_BUCKETS = {
+    "baton_agent_call_seconds": [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    "baton_agent_cost_usd": [0.0001, 0.001, 0.01, 0.1, 1, 10],
+    "baton_human_wait_seconds": [0.5, 1, 10, 60, 300, 900, 3600, 14400, 86400],
+}
+
+
+def runtime(env: Mapping[str, str] = os.environ) -> Runtime | None:
+    """The process's Temporal runtime with a Prometheus endpoint, when asked for
+    (one per process: the endpoint binds once)."""
+    global _runtime
+    bind = env.get("BATON_METRICS_BIND")
+    if not bind:
+        return None
+    if _runtime is None:
+        _runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
+            bind_address=bind, durations_as_seconds=True, histogram_bucket_overrides=HISTOGRAM_BUCKETS)))
+    return _runtime
+
+
+def tracing_interceptors(env: Mapping[str, str] = os.environ) -> list[Interceptor]:
+    if not env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return []
+    # Imported only when tracing is on.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME", "baton")}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # reads the OTEL_EXPORTER_OTLP_* variables
+    return [interceptor(provider)]
+
+
+def interceptor(provider) -> Interceptor:
+    """Temporal's tracing interceptor on ``provider``, with workflow spans even for
+    runs started without a client span (the CLI, the Web UI)."""
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    return TracingInterceptor(provider.get_tracer("baton"), always_create_workflow_spans=True)
