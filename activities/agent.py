@@ -83,6 +83,8 @@ class AgentActivities:
         info = activity.info()
         with structlog.contextvars.bound_contextvars(
             workflow_id=info.workflow_id,
+            run_id=info.workflow_run_id,
+            pattern=info.workflow_type,
             activity_id=info.activity_id,
             agent=request.agent.name,
             stage=request.stage,

@@ -2,7 +2,10 @@
 
 Standard-library records (the Temporal SDK's, ``workflow.logger``'s) go through
 the same renderer, with the workflow / activity ids the SDK attaches flattened
-into the line. ``workflow.logger`` skips replays, so lines are not repeated.
+into the line. Every line about a run carries ``workflow_id``, ``run_id`` and
+``pattern`` (the workflow type), and, where it is about an agent call,
+``agent``, ``stage`` and ``attempt``. ``workflow.logger`` skips replays, so
+lines are not repeated.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import structlog
 
 _SDK_CONTEXT_KEYS = {
     "temporal_workflow": ("workflow_id", "run_id", "workflow_type"),
-    "temporal_activity": ("workflow_id", "activity_id", "activity_type", "attempt"),
+    "temporal_activity": ("workflow_id", "workflow_run_id", "workflow_type", "activity_id", "activity_type", "attempt"),
 }
+# What Baton's own workflow code adds to a workflow.logger line (extra=...).
+_BATON_KEYS = ("agent", "stage", "model")
 
 
 def _flatten_temporal_context(_, __, event: dict) -> dict:
@@ -27,6 +32,11 @@ def _flatten_temporal_context(_, __, event: dict) -> dict:
             for name in fields:
                 if name in context:
                     event.setdefault(name, context[name])
+    # One name per field, whichever side logged: run_id, and the pattern's workflow type.
+    if "workflow_run_id" in event:
+        event.setdefault("run_id", event.pop("workflow_run_id"))
+    if "workflow_type" in event:
+        event.setdefault("pattern", event.pop("workflow_type"))
     return event
 
 
@@ -38,7 +48,7 @@ def configure_logging(level: str | None = None, fmt: str | None = None, stream: 
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.stdlib.ExtraAdder(allow=list(_SDK_CONTEXT_KEYS)),
+        structlog.stdlib.ExtraAdder(allow=[*_SDK_CONTEXT_KEYS, *_BATON_KEYS]),
         _flatten_temporal_context,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -107,4 +107,4 @@ def test_json_logs_carry_bound_and_sdk_ids():
     finally:
         configure_logging(level="WARNING", fmt="console", stream=io.StringIO())
     assert first["event"] == "agent call started" and first["workflow_id"] == "wf-1" and first["agent"] == "writer"
-    assert second["workflow_id"] == "wf-2" and second["workflow_type"] == "PipelineWorkflow" and second["level"] == "info"
+    assert second["workflow_id"] == "wf-2" and second["pattern"] == "PipelineWorkflow" and second["level"] == "info"

@@ -4,6 +4,8 @@ OpenTelemetry spans through Temporal's interceptor, on the real dev server."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import re
 import socket
 import urllib.request
@@ -18,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
+from baton.logs import configure_logging
 from baton.telemetry import interceptor
 from baton.temporal import connect
 from tests.conftest import address_of, real_worker
@@ -91,3 +94,30 @@ async def test_spans_once_per_real_execution_even_when_every_task_replays(dev_en
     assert names["RunWorkflow:PipelineWorkflow"] == 1
     assert names["StartActivity:run_agent"] == 3 and names["RunActivity:run_agent"] == 3
     assert names["CompleteWorkflow:PipelineWorkflow"] <= 1
+
+
+async def test_log_lines_name_the_run_and_call_and_are_not_repeated_on_replay(dev_env, llm, task_queue):
+    stream = io.StringIO()
+    configure_logging(level="INFO", fmt="json", stream=stream)
+    llm.script("Often fails", Reply(status=404), "backup answer")
+    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="risky", agent="flaky"), StageSpec(name="one", agent="writer"),
+                                                      StageSpec(name="two", agent="writer")])
+    try:
+        # No workflow cache: every workflow task replays the run from its start.
+        async with real_worker(dev_env.client, llm, task_queue, BATON_MAX_CACHED_WORKFLOWS="0"):
+            handle = await baton.start(dev_env.client, inp, queue=task_queue)
+            await baton.wait_result(dev_env.client, handle.id)
+    finally:
+        configure_logging(level="WARNING", fmt="console", stream=io.StringIO())
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    mine = [line for line in lines if line.get("workflow_id") == handle.id]
+
+    [fallback] = [line for line in mine if line["event"].startswith("agent flaky failed on flaky-model")]
+    assert (fallback["run_id"], fallback["pattern"], fallback["agent"], fallback["stage"]) == (
+        handle.result_run_id, "PipelineWorkflow", "flaky", "risky")
+    finished = [line for line in mine if line["event"] == "agent call finished"]
+    assert [line["stage"] for line in finished] == ["risky", "one", "two"]
+    assert all(line["run_id"] == handle.result_run_id and line["pattern"] == "PipelineWorkflow" and line["attempt"] == 1
+               and line["agent"] for line in finished)
+    [failed] = [line for line in mine if line["event"] == "agent call failed"]
+    assert failed["outcome"] == "failed" and failed["model"] == "flaky-model" and "404" in failed["error"]

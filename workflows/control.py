@@ -334,7 +334,8 @@ class ControlPlane:
                 reason = str(err.cause if err.cause is not None else err)
                 if position == len(models) - 1:
                     raise ApplicationError(f"{self.step_noun} {request.stage!r} ({spec.name}) failed: {reason}", type="AgentFailed") from err
-                workflow.logger.warning("agent %s failed on %s, trying %s: %s", spec.name, model, models[position + 1], reason)
+                workflow.logger.warning("agent %s failed on %s, trying %s: %s", spec.name, model, models[position + 1], reason,
+                                        extra={"agent": spec.name, "stage": request.stage, "model": model})
         raise AssertionError("unreachable: the last model raises")
 
     def stage_done(self, stage: str, output: str) -> None:
