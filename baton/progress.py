@@ -15,6 +15,8 @@ from baton import client as baton
 from baton.contracts import Status
 
 TERMINAL = ("completed", "failed", "cancelled")
+MAX_ROWS = 30  # past this many steps, only the notable ones get a row
+NOTABLE = ("running", "awaiting_review", "failed")
 STYLES = {"pending": "dim", "running": "bold yellow", "awaiting_review": "bold magenta", "done": "green"}
 
 
@@ -33,25 +35,35 @@ def progress(status: Status) -> str:
     return f"{'█' * filled}{'░' * (width - filled)} {done}/{total} {what}"
 
 
+def spend(status: Status) -> str:
+    """Tokens and cost so far."""
+    return f"{status.usage.total_tokens} tokens · ${status.usage.cost_usd:.4f}"
+
+
 def render(workflow_id: str, status: Status) -> Table:
     bar = progress(status)
     table = Table(title=f"{status.pattern} {workflow_id} · {status.state} · {status.elapsed_seconds:.1f}s · "
-                        f"{status.usage.total_tokens} tokens" + (f"\n{bar}" if bar else ""))
+                        f"{spend(status)}" + (f"\n{bar}" if bar else ""))
     for column in ("stage", "agent", "state", "model", "runs"):
         table.add_column(column)
-    for stage in status.stages:
+    shown = status.stages
+    if len(shown) > MAX_ROWS:  # a wide fan-out: what is moving or stuck; the bar has the counts
+        shown = [s for s in shown if s.state in NOTABLE][:MAX_ROWS]
+    for stage in shown:
         table.add_row(stage.name, stage.agent, f"[{STYLES.get(stage.state, '')}]{stage.state}", stage.model or "", str(stage.runs))
+    hidden = len(status.stages) - len(shown)
+    notes = [f"{hidden} more steps not shown (running, waiting and failed ones are)"] if hidden else []
     if status.awaiting_review:
         question = status.info.get("question")
-        table.caption = ((f"question: {question}\n" if question else "")
-                         + f"waiting for a person: python starter.py approve {workflow_id}  "
-                         f"| python starter.py feedback {workflow_id} \"…\"")
+        notes += ([f"question: {question}"] if question else []) + [
+            f"waiting for a person: python starter.py approve {workflow_id}  | python starter.py feedback {workflow_id} \"…\""]
+    table.caption = "\n".join(notes) or None
     return table
 
 
 def summary_line(status: Status) -> str:
-    stages = " ".join(f"{s.name}:{s.state}" for s in status.stages[:30])
-    return f"[{status.state}] {progress(status)} {stages} | {status.usage.total_tokens} tokens"
+    stages = " ".join(f"{s.name}:{s.state}" for s in status.stages[:MAX_ROWS])
+    return f"[{status.state}] {progress(status)} {stages} | {spend(status)}"
 
 
 async def watch(client: Client, workflow_id: str, console: Console, interval: float = 0.5) -> Status:

@@ -27,3 +27,11 @@ def test_other_patterns_count_finished_steps():
 def test_a_waiting_question_is_shown_with_how_to_answer():
     table = render("run-1", status(state="awaiting_review", awaiting_review="ask-1", info={"question": "Which coast?"}))
     assert "question: Which coast?" in table.caption and "starter.py feedback run-1" in table.caption
+
+
+def test_title_shows_tokens_and_cost_and_wide_runs_show_only_notable_rows():
+    rows = [StageStatus(name=f"t{i}", agent="a", state="done") for i in range(100)]
+    rows[42].state, rows[77].state = "running", "failed"
+    table = render("run-1", status(stages=rows, usage=Usage(total_tokens=1200, cost_usd=0.0042)))
+    assert "1200 tokens · $0.0042" in table.title and "99/100 steps" in table.title
+    assert table.row_count == 2 and "98 more steps not shown" in table.caption
