@@ -4,7 +4,13 @@ filterable by Baton's search attributes, kept current as the run moves."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import re
+import shutil
+import socket
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -12,9 +18,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from baton import client as baton
+from baton import search
 from baton.contracts import PipelineInput, StageSpec
+from baton.temporal import web_ui_url
 from tests.conftest import TEMPORAL_CLI, real_worker
 from tests.test_pipeline_logic import until
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 async def listed(client: Client, query: str, expect: int = 1, timeout: float = 10) -> list[str]:
@@ -52,3 +66,62 @@ async def test_a_cluster_without_the_attributes_still_runs_the_pattern(llm, task
             handle = await baton.start(client, inp, queue=task_queue)
             result = await baton.wait_result(client, handle.id)
             assert result.outputs["draft"]
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a closed network: no background calls to Google's hosts.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(os.environ.get("BATON_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+
+async def text_showing(page, *expected: str, timeout: float = 30) -> str:
+    """The text of the page and its frames (the UI renders markdown in sandboxed
+    iframes), once every ``expected`` string is in it."""
+    async with asyncio.timeout(timeout):
+        while True:
+            texts = []
+            for frame in page.frames:
+                with contextlib.suppress(Exception):  # a frame may go away while we read
+                    texts.append(await frame.inner_text("body"))
+            text = "\n".join(texts)
+            if all(e in text for e in expected):
+                return text
+            await asyncio.sleep(0.5)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+async def test_the_web_ui_shows_a_finished_runs_summary_and_current_details(llm, task_queue):
+    from playwright.async_api import async_playwright
+
+    ui_port = free_port()
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error", data_converter=pydantic_data_converter,
+        ui=True, ui_port=ui_port, search_attributes=search.ATTRIBUTES,
+    ) as env:
+        client = env.client
+        inp = PipelineInput(goal="Explain the tides to sailors", stages=[StageSpec(name="research", agent="researcher"),
+                                                                         StageSpec(name="draft", agent="writer")])
+        # The worker stays up: the UI asks the run itself (a query) for its current details.
+        async with real_worker(client, llm, task_queue):
+            handle = await baton.start(client, inp, workflow_id=f"ui-{uuid.uuid4().hex[:6]}", queue=task_queue)
+            await baton.wait_result(client, handle.id)
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = await browser.new_page(viewport={"width": 1400, "height": 1800})
+                await page.goto(web_ui_url(handle.id, env={"BATON_UI_URL": f"http://127.0.0.1:{ui_port}"}))
+                try:
+                    # The timeline names each agent call by its activity summary.
+                    await page.get_by_text("writer · draft").first.wait_for(timeout=30_000)
+                    # The static summary set at start, and the live details table the workflow renders.
+                    await page.get_by_text("User Metadata").first.click()
+                    await page.get_by_text("Current Details").first.wait_for(timeout=30_000)
+                    body = await text_showing(page, "pipeline: Explain the tides to sailors", "Stages: research → draft",
+                                              "pipeline · completed")
+                finally:  # the screenshot is the artifact, and on a failure the evidence
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    await page.screenshot(path=ARTIFACTS / "web-ui-finished-pipeline.png", full_page=True)
+                    await browser.close()
+    # The current details' table: one row per stage, with its agent and model.
+    assert re.search(r"draft\s+writer\s+\S*\s*done\s*test-model\s*1", body), body
+    assert (ARTIFACTS / "web-ui-finished-pipeline.png").stat().st_size > 10_000
