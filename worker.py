@@ -25,6 +25,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import AgentActivities, make_openai_client
 from activities.artifacts import ArtifactStore, artifacts_dir
+from activities.breaker import BreakerBoard
 from baton.agents import AgentRegistry, load_agents
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
@@ -42,7 +43,9 @@ def build_worker(
     llm: openai.AsyncOpenAI,
     env: Mapping[str, str] = os.environ,
 ) -> Worker:
-    agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)))
+    breakers = BreakerBoard(failures_to_open=int(env.get("BATON_BREAKER_FAILURES", "5")),
+                            cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
+    agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers)
     return Worker(
         client,
         task_queue=task_queue(env),

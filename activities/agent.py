@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.artifacts import ArtifactStore, artifacts_dir, preview
+from activities.breaker import BreakerBoard, provider_down
 from activities.errors import classify
 from activities.metrics import AgentMetrics, outcome_of
 from activities.prompts import build_messages, correction_message, tool_definitions
@@ -60,10 +61,13 @@ class Answer:
 
 
 class AgentActivities:
-    def __init__(self, client: openai.AsyncOpenAI, registry: AgentRegistry, artifacts: ArtifactStore | None = None):
+    def __init__(self, client: openai.AsyncOpenAI, registry: AgentRegistry, artifacts: ArtifactStore | None = None,
+                 breakers: BreakerBoard | None = None):
         self._client = client
         self._registry = registry
         self._artifacts = artifacts or ArtifactStore(artifacts_dir())
+        self._breakers = breakers or BreakerBoard(failures_to_open=0, cooldown_seconds=0)
+        self._breakers.on_change = self._breaker_moved
         # Models whose endpoint rejected ``json_schema``: ask them with
         # ``json_object`` + schema straight away from then on.
         self._json_schema_unsupported: set[str] = set()
@@ -108,6 +112,10 @@ class AgentActivities:
             log.info("agent call finished", total_tokens=result.usage.total_tokens, cost_usd=result.usage.cost_usd,
                      artifact=result.artifact)
             return result
+
+    def _breaker_moved(self, model: str, state: str) -> None:
+        log.warning("circuit breaker", breaker_model=model, breaker_state=state)
+        self._metrics().breaker_state(model, state)
 
     def _metrics(self) -> AgentMetrics:
         # Made on first use: the meter belongs to the worker's runtime, known only inside an activity.
@@ -191,6 +199,10 @@ class AgentActivities:
         # server is still thinking (long prompts, reasoning models) or streaming.
         # Not once per chunk: that cost 3% of the worker's time at 90 calls/s
         # and proved nothing the ticker does not.
+        breaker = self._breakers.of(request.model) if self._breakers.enabled else None
+        if breaker is not None:
+            breaker.before_call()
+        provider_failed: bool | None = None  # the breaker's verdict on this call
         ticker = asyncio.create_task(_heartbeat_every(spec.heartbeat_seconds / 3, parts))
         try:
             stream = await self._client.chat.completions.create(
@@ -223,9 +235,17 @@ class AgentActivities:
                         if piece.function is not None:
                             call["name"] += piece.function.name or ""
                             call["arguments"] += piece.function.arguments or ""
+            provider_failed = False
         except openai.OpenAIError as err:
-            raise classify(err, request.model) from err
+            failure = classify(err, request.model)
+            provider_failed = provider_down(failure)
+            raise failure from err
+        except ApplicationError:
+            provider_failed = False  # it answered (a refusal)
+            raise
         finally:
+            if breaker is not None:
+                breaker.record(provider_failed)
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker

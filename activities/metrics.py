@@ -9,14 +9,16 @@ import asyncio
 from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 
+from activities.breaker import STATE_VALUES
 from baton.contracts import Usage
 
 # name -> description, as they appear at the Prometheus endpoint (docs/observability.md).
 AGENT_METRICS = {
-    "baton_agent_calls": "Agent call attempts by agent, model and outcome (ok, retryable, failed, cancelled)",
+    "baton_agent_calls": "Agent call attempts by agent, model and outcome (ok, retryable, failed, circuit_open, cancelled)",
     "baton_agent_call_seconds": "Agent call attempt latency by agent, model and outcome",
     "baton_agent_tokens": "Tokens by agent, model and kind (prompt, completion)",
     "baton_agent_cost_usd": "Cost per agent call by agent and model; its _sum is the total cost",
+    "baton_breaker_state": "Circuit breaker per model in this worker: 0 closed, 1 half-open, 2 open",
 }
 
 
@@ -26,6 +28,10 @@ class AgentMetrics:
         self.seconds = meter.create_histogram_float("baton_agent_call_seconds", AGENT_METRICS["baton_agent_call_seconds"], "s")
         self.tokens = meter.create_counter("baton_agent_tokens", AGENT_METRICS["baton_agent_tokens"])
         self.cost = meter.create_histogram_float("baton_agent_cost_usd", AGENT_METRICS["baton_agent_cost_usd"], "USD")
+        self.breaker = meter.create_gauge("baton_breaker_state", AGENT_METRICS["baton_breaker_state"])
+
+    def breaker_state(self, model: str, state: str) -> None:
+        self.breaker.set(STATE_VALUES[state], {"model": model})  # type: ignore[index]
 
     def record(self, agent: str, model: str, outcome: str, seconds: float, usage: Usage | None = None) -> None:
         labels = {"agent": agent, "model": model}
@@ -40,6 +46,8 @@ class AgentMetrics:
 def outcome_of(err: BaseException) -> str:
     if isinstance(err, asyncio.CancelledError):
         return "cancelled"
+    if isinstance(err, ApplicationError) and err.type == "CircuitOpen":
+        return "circuit_open"  # failed fast: the provider was not called
     if isinstance(err, ApplicationError) and err.non_retryable:
         return "failed"
     return "retryable"

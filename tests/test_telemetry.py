@@ -56,7 +56,8 @@ async def test_prometheus_endpoint_has_sdk_and_baton_metrics(dev_env, llm, task_
     llm.script_stage("research", Reply(status=500), "Tides follow the moon.")
     inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="research", agent="researcher"),
                                                       StageSpec(name="draft", agent="writer", review=True)])
-    async with real_worker(client, llm, task_queue):
+    # A breaker that opens on the first failure and probes 50 ms later.
+    async with real_worker(client, llm, task_queue, BATON_BREAKER_FAILURES="1", BATON_BREAKER_COOLDOWN_SECONDS="0.05"):
         handle = await baton.start(client, inp, workflow_id=f"metrics-{uuid.uuid4().hex[:6]}", queue=task_queue)
         await until(handle, lambda s: s.state == "awaiting_review", 30)
         await asyncio.sleep(0.5)  # a person takes a moment to read the draft
@@ -71,6 +72,7 @@ async def test_prometheus_endpoint_has_sdk_and_baton_metrics(dev_env, llm, task_
     assert sample(text, "baton_agent_cost_usd_sum", agent="writer", model="test-model") > 0
     assert sample(text, "baton_agent_call_seconds_count", agent="writer", outcome="ok") == 1
     assert sample(text, "baton_human_wait_seconds_count", pattern="pipeline", kind="review") == 1
+    assert sample(text, "baton_breaker_state", model="test-model") == 0  # opened by the 500, closed by the probe
     assert sample(text, "baton_human_wait_seconds_sum", pattern="pipeline", kind="review") >= 0.5
     # Buckets fit each measure (seconds of a call, hours of a wait), not the SDK's millisecond defaults.
     assert sample(text, "baton_agent_call_seconds_bucket", agent="writer", le="0.5") == 1
