@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import Field
@@ -111,14 +111,13 @@ _CHILD_CLOSED: dict[int, tuple[RunOutcome, str]] = {
 
 def failure_text(failure: Failure) -> str:
     """A failure and its causes on one line, outermost first."""
-    parts = []
-    while failure.message or failure.HasField("cause"):
-        if failure.message:
-            parts.append(failure.message)
+    text = ""
+    while True:
+        if failure.message and failure.message not in text:  # a cause often repeats its wrapper's words
+            text = f"{text}: {failure.message}" if text else failure.message
         if not failure.HasField("cause"):
-            break
+            return text
         failure = failure.cause
-    return ": ".join(dict.fromkeys(parts))
 
 
 class _Reader:
@@ -145,12 +144,12 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
     events: list[HistoryEvent] = list(history.events)
     first = events[0].workflow_execution_started_event_attributes
     trace = RunTrace(workflow_id=history.workflow_id, run_id=first.original_execution_run_id,
-                     workflow_type=first.workflow_type.name, started_at=events[0].event_time.ToDatetime())
+                     workflow_type=first.workflow_type.name, started_at=events[0].event_time.ToDatetime(tzinfo=timezone.utc))
     calls: dict[int, AgentCall] = {}  # by scheduled event id
     updates: dict[str, HumanAction] = {}
     children: dict[int, ChildRef] = {}  # by initiated event id
     for event in events:
-        at = event.event_time.ToDatetime()
+        at = event.event_time.ToDatetime(tzinfo=timezone.utc)
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes

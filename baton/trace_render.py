@@ -21,6 +21,11 @@ def render(trace: RunTrace, fmt: str) -> str:
     raise ValueError(f"unknown trace format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+def usd(amount: float) -> str:
+    """Dollars with enough digits to see a single small call's cost."""
+    return f"${amount:.4f}" if amount >= 0.01 else f"${amount:.6f}"
+
+
 def _id(*parts: str) -> str:
     return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))
 
@@ -37,7 +42,7 @@ def _call_line(call: AgentCall) -> str:
     if call.usage.total_tokens:
         extra.append(f"{call.usage.total_tokens} tok")
     if call.usage.cost_usd:
-        extra.append(f"${call.usage.cost_usd:.4f}")
+        extra.append(usd(call.usage.cost_usd))
     return " · ".join([call.agent, model, call.outcome, *extra])
 
 
@@ -69,7 +74,7 @@ def _flow(trace: RunTrace, lines: list[str], prefix: str) -> None:
             lines.append(f"  {_id(prefix, edge.source)} --> {_id(prefix, edge.target)}")
     for n, action in enumerate(trace.actions):
         node = _id(prefix, "person", str(n))
-        text = f"{n + 1}. {action.kind} {action.name}" + (f": {_short(action.args)}" if action.args else "")
+        text = f"{n + 1}. {action.kind} {action.name}" + (f": {args}" if (args := _short(action.args)) else "")
         lines.append(f'  {node}[/"{_label(text)}"/]')
         step = action.target
         lines.append(f"  {node} -.-> {_id(prefix, step) if step in steps else start}")
@@ -131,11 +136,11 @@ def timeline(trace: RunTrace, indent: str = "") -> str:
     rows += [(ref.started_at, f"  child {ref.workflow_type} {ref.workflow_id} · {ref.outcome}" + ("" if ref.workflow_id in fetched else " (not fetched)"))
              for ref in trace.child_runs]
     for action in trace.actions:
-        rows.append((action.at, f"  person {action.kind} {action.name}" + (f" {_short(action.args)}" if action.args else "")
+        rows.append((action.at, f"  person {action.kind} {action.name}" + (f" {args}" if (args := _short(action.args)) else "")
                      + (f" → {action.outcome}" if action.outcome else "")))
     rows.sort(key=lambda row: row[0])
     head = (f"{indent}{trace.workflow_type} {trace.workflow_id} · {trace.outcome} · {len(trace.all_calls())} agent calls · "
-            f"{trace.usage.total_tokens} tokens · ${trace.usage.cost_usd:.4f}")
+            f"{trace.usage.total_tokens} tokens · {usd(trace.usage.cost_usd)}")
     lines = [head] + [f"{indent}+{(at - zero).total_seconds():8.2f}s {text}" for at, text in rows]
     if trace.error:
         lines.append(f"{indent}error: {trace.error}")
