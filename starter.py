@@ -7,6 +7,7 @@
     python starter.py approve ID [--stage S]
     python starter.py feedback ID "text" [--stage S]
     python starter.py rewind ID STAGE
+    python starter.py raise-budget ID [--tokens N] [--cost USD]
     python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
     python starter.py snapshots list ID ; python starter.py snapshots diff ID A B
     python starter.py replay [--query Q] [--limit N] [--file HISTORY.json ...]   # before a deploy
@@ -191,6 +192,8 @@ async def steer(args: argparse.Namespace) -> int:
             print_json(await baton.feedback(temporal, args.id, args.text, args.stage))
         case "rewind":
             print_json(await baton.rewind(temporal, args.id, args.stage))
+        case "raise-budget":
+            print_json(await baton.raise_budget(temporal, args.id, args.tokens, args.cost))
         case "cancel":
             await baton.cancel(temporal, args.id)
         case "snapshots" if args.action == "list":
@@ -233,6 +236,10 @@ def parser() -> argparse.ArgumentParser:
     rewind = sub.add_parser("rewind", help="restore the checkpoint before a stage and run again from there")
     rewind.add_argument("id")
     rewind.add_argument("stage")
+    budget = sub.add_parser("raise-budget", help="more tokens or dollars for a run waiting at its budget")
+    budget.add_argument("id")
+    budget.add_argument("--tokens", type=int, help="the new max_tokens_total")
+    budget.add_argument("--cost", type=float, help="the new max_cost_usd")
     snapshots = sub.add_parser("snapshots", help="the checkpoints before and after each step: list them, or diff two")
     actions = snapshots.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="every checkpoint, numbered").add_argument("id")

@@ -53,6 +53,10 @@ def build_worker(
         activities=[agents.run_agent, agents.resolve_agents],
         # One slot per concurrent LLM call this worker may make.
         max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
+        # Agent calls started per second by this worker, and by all workers of the
+        # task queue together (enforced by the server): a provider's requests-per-minute.
+        max_activities_per_second=_rate(env, "BATON_AGENT_CALLS_PER_SECOND"),
+        max_task_queue_activities_per_second=_rate(env, "BATON_QUEUE_AGENT_CALLS_PER_SECOND"),
         # Runs kept in memory between their tasks; one evicted is replayed from its
         # history when it next wakes. 500 instead of the SDK's 1,000 keeps a worker
         # with 1,000 runs waiting for people at about 330 MB instead of 400 MB.
@@ -60,6 +64,16 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=float(env.get("BATON_SHUTDOWN_GRACE_SECONDS", "30"))),
         workflow_runner=workflow_runner(),
     )
+
+
+def _rate(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    rate = float(raw)
+    if rate <= 0:
+        raise ValueError(f"{name} must be a positive number of agent calls per second, not {raw!r}")
+    return rate
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -237,9 +237,10 @@ class AgentActivities:
                             call["arguments"] += piece.function.arguments or ""
             provider_failed = False
         except openai.OpenAIError as err:
-            failure = classify(err, request.model)
+            failure = classify(err, request.model, secrets=(self._client.api_key,))
             provider_failed = provider_down(failure)
-            raise failure from err
+            # Not chained: the openai error's own text could carry what was redacted.
+            raise failure from None
         except ApplicationError:
             provider_failed = False  # it answered (a refusal)
             raise

@@ -32,8 +32,27 @@ def retry_after(headers) -> timedelta | None:
     return None
 
 
-def classify(err: openai.OpenAIError, model: str) -> ApplicationError:
-    """An ApplicationError whose type names the failure and whose flags drive the retry."""
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret replaced: some providers echo the API key in
+    their error messages, and a failure message lands in the history."""
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "***")
+    return text
+
+
+def classify(err: openai.OpenAIError, model: str, secrets: tuple[str, ...] = ()) -> ApplicationError:
+    """An ApplicationError whose type names the failure and whose flags drive the retry;
+    ``secrets`` never appear in its message."""
+    failure = _classify(err, model)
+    clean = redact(failure.message, secrets)
+    if clean == failure.message:
+        return failure
+    return ApplicationError(clean, type=failure.type, non_retryable=failure.non_retryable,
+                            next_retry_delay=failure.next_retry_delay)
+
+
+def _classify(err: openai.OpenAIError, model: str) -> ApplicationError:
     if isinstance(err, openai.APIStatusError):
         status = err.status_code
         message = f"{model}: HTTP {status}: {_short(err)}"

@@ -29,16 +29,19 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from baton.contracts import (
+    PRIORITY_KEYS,
     ApproveRequest,
     Contract,
     FeedbackRequest,
     PipelineInput,
+    RaiseBudgetRequest,
     RewindRequest,
+    RunInput,
     Snapshot,
     SnapshotInfo,
     Status,
@@ -60,6 +63,7 @@ __all__ = [
     "parse_input",
     "parse_pipeline_input",
     "pause",
+    "raise_budget",
     "result",
     "resume",
     "rewind",
@@ -108,6 +112,8 @@ async def start(
     options = dict(id=workflow_id, task_queue=queue or task_queue(), result_type=pattern.result,
                    static_summary=f"{pattern.name}: {_clip(goal, 120)}",
                    static_details=f"**Goal:** {_clip(goal, 1000)}\n\n{pattern.shape(inp)}")
+    if isinstance(inp, RunInput):  # the run's agent calls and children inherit it
+        options["priority"] = Priority(priority_key=PRIORITY_KEYS[inp.priority])
     indexed = TypedSearchAttributes([SearchAttributePair(search.PATTERN, pattern.name)])
     try:
         try:
@@ -148,6 +154,13 @@ async def feedback(client: Client, workflow_id: str, text: str, stage: str | Non
 async def rewind(client: Client, workflow_id: str, stage: str) -> SteerAck:
     request = RewindRequest(stage=stage)
     return await _call(client, workflow_id, lambda h: h.execute_update("rewind", request, result_type=SteerAck))
+
+
+async def raise_budget(client: Client, workflow_id: str, max_tokens_total: int | None = None,
+                       max_cost_usd: float | None = None) -> SteerAck:
+    """Give a run waiting at its budget (``on_budget: wait``) more tokens or dollars."""
+    request = RaiseBudgetRequest(max_tokens_total=max_tokens_total, max_cost_usd=max_cost_usd)
+    return await _call(client, workflow_id, lambda h: h.execute_update("raise_budget", request, result_type=SteerAck))
 
 
 async def status(client: Client, workflow_id: str) -> Status:

@@ -182,11 +182,34 @@ def unique(names: list[str], what: str) -> None:
         seen.add(name)
 
 
+class RunInput(Contract):
+    """What every pattern's input also takes: its priority and its budget."""
+
+    priority: Literal["interactive", "normal", "batch"] = Field(
+        default="normal", description="Temporal priority of the run and its agent calls: interactive runs go first")
+    max_tokens_total: int | None = Field(default=None, ge=1, description="No agent call starts once the run has used this many tokens")
+    max_cost_usd: float | None = Field(default=None, gt=0, description="No agent call starts once the run has cost this much")
+    on_budget: Literal["stop", "wait"] = Field(
+        default="stop", description="At the budget: end with the partial results (stop), or wait for a person to raise it (wait)")
+
+    def limits(self) -> dict[str, Any]:
+        """These fields alone, to carry from one input to the control plane."""
+        return {name: getattr(self, name) for name in RunInput.model_fields}
+
+
+PRIORITY_KEYS = {"interactive": 1, "normal": 3, "batch": 5}  # Temporal priority keys: 1 first, 5 last
+
+
+class RaiseBudgetRequest(Contract):
+    max_tokens_total: int | None = Field(default=None, ge=1)
+    max_cost_usd: float | None = Field(default=None, gt=0)
+
+
 Goal = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_not_blank)]
 Prompt = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_not_blank)]
 
 
-class PipelineInput(Contract):
+class PipelineInput(RunInput):
     goal: Goal
     stages: list[StageSpec] = Field(min_length=1, max_length=200)
     artifacts: bool = Field(default=False, description="Write each stage's output as a file under the artifacts folder")
@@ -229,7 +252,7 @@ class SteerAck(Contract):
     """What an accepted update returns: which stage runs next, and why."""
 
     accepted: bool = True
-    rerun_from: str
+    rerun_from: str | None = None
     message: str
 
 
@@ -291,7 +314,7 @@ class TaskFailure(Contract):
     error: str
 
 
-class FanOutInput(Contract):
+class FanOutInput(RunInput):
     goal: Goal
     tasks: list[TaskSpec] = Field(min_length=1, max_length=500)
     max_parallel: int = Field(default=5, ge=1, le=200)
@@ -320,7 +343,7 @@ class RouteSpec(Contract):
     description: str = Field(min_length=1, description="When this agent is the right one")
 
 
-class RouterInput(Contract):
+class RouterInput(RunInput):
     input: Prompt
     routes: list[RouteSpec] = Field(min_length=1, max_length=50)
     default: str = Field(pattern=NAME_PATTERN, description="Handles the input when the choice is unknown or unsure")
@@ -352,7 +375,7 @@ class ExpertSpec(Contract):
     role: str = Field(min_length=1, description="The perspective this expert argues from")
 
 
-class PanelInput(Contract):
+class PanelInput(RunInput):
     question: Goal
     experts: list[ExpertSpec] = Field(min_length=2, max_length=20)
     rounds: int = Field(default=1, ge=1, le=5, description="Debate rounds; from round 2 each sees the others' answers")
@@ -377,7 +400,7 @@ class PanelResult(Contract):
 # --------------------------------------------------------------------------- planned DAG
 
 
-class PlannedInput(Contract):
+class PlannedInput(RunInput):
     goal: Goal
     planner: str = Field(default="planner", pattern=NAME_PATTERN)
     agents: list[str] | None = Field(default=None, description="Agents the plan may use (default: every configured agent)")
@@ -409,7 +432,7 @@ class PlannedResult(Contract):
 # --------------------------------------------------------------------------- review loop
 
 
-class ReviewLoopInput(Contract):
+class ReviewLoopInput(RunInput):
     goal: Goal
     planner: str = Field(default="planner", pattern=NAME_PATTERN)
     workers: list[str] = Field(min_length=1, description="Agents the planner may assign tasks to")
@@ -455,7 +478,7 @@ class MapReduceProgress(Contract):
     runs: int = 1
 
 
-class MapReduceInput(Contract):
+class MapReduceInput(RunInput):
     goal: Goal
     items: list[str] = Field(min_length=1, max_length=20_000)
     mapper: str = Field(pattern=NAME_PATTERN)
@@ -468,7 +491,7 @@ class MapReduceInput(Contract):
     progress: MapReduceProgress = Field(default_factory=MapReduceProgress, description="Set by continue-as-new only")
 
 
-class MapBatchInput(Contract):
+class MapBatchInput(RunInput):
     goal: str
     first_index: int
     items: list[str]
@@ -499,7 +522,7 @@ class MapReduceResult(Contract):
 # --------------------------------------------------------------------------- supervisor
 
 
-class SupervisorInput(Contract):
+class SupervisorInput(RunInput):
     goal: Goal
     supervisor: str = Field(default="supervisor", pattern=NAME_PATTERN)
     workers: list[str] = Field(min_length=1, max_length=50, description="Agents the supervisor may delegate to")
@@ -539,7 +562,7 @@ class SupervisorResult(Contract):
 # --------------------------------------------------------------------------- hierarchical
 
 
-class HierarchicalInput(Contract):
+class HierarchicalInput(RunInput):
     goal: Goal
     planner: str = Field(default="planner", pattern=NAME_PATTERN)
     synthesizer: str = Field(default="summarizer", pattern=NAME_PATTERN)

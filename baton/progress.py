@@ -53,7 +53,10 @@ def render(workflow_id: str, status: Status) -> Table:
         table.add_row(stage.name, stage.agent, f"[{STYLES.get(stage.state, '')}]{stage.state}", stage.model or "", str(stage.runs))
     hidden = len(status.stages) - len(shown)
     notes = [f"{hidden} more steps not shown (running, waiting and failed ones are)"] if hidden else []
-    if status.awaiting_review:
+    if status.awaiting_review == "budget":
+        notes.append(f"waiting at the budget ({status.info.get('budget', '')}): "
+                     f"python starter.py raise-budget {workflow_id} --tokens N | --cost USD")
+    elif status.awaiting_review:
         question = status.info.get("question")
         notes += ([f"question: {question}"] if question else []) + [
             f"waiting for a person: python starter.py approve {workflow_id}  | python starter.py feedback {workflow_id} \"…\""]

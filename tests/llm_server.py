@@ -56,6 +56,7 @@ class Request:
     prompt: str
     stage: str | None
     at: float
+    authorization: str = ""  # the Authorization header the client sent
 
 
 class ScriptedLLM:
@@ -110,7 +111,8 @@ class ScriptedLLM:
         stage_match = STAGE_LINE.search(prompt)
         stage = stage_match.group(1).strip() if stage_match else None
         with self._lock:
-            self.requests.append(Request(body=body, prompt=prompt, stage=stage, at=time.monotonic()))
+            self.requests.append(Request(body=body, prompt=prompt, stage=stage, at=time.monotonic(),
+                                          authorization=http.headers.get("Authorization", "")))
             number = len(self.requests)
         fmt = (body.get("response_format") or {}).get("type")
         if self.reject_json_schema and fmt == "json_schema":

@@ -43,6 +43,7 @@ class ChildRunsPlane(ControlPlane):
     async def run_child(self, workflow_type: str, inp: Any, child_id: str, result_type: type, summary: str) -> Any:
         """Start a child workflow of another pattern on this task queue and wait for its result."""
         await self.pause_gate()
+        await self.budget_gate()
         handle = await workflow.start_child_workflow(
             workflow_type, inp, id=child_id, result_type=result_type, static_summary=summary,
             execution_timeout=timedelta(days=30),

@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import (
+        PRIORITY_KEYS,
         AgentRequest,
         AgentResult,
         AgentSpec,
@@ -32,8 +33,10 @@ with workflow.unsafe.imports_passed_through():
         ChatTurn,
         ContextItem,
         FeedbackRequest,
+        RaiseBudgetRequest,
         ResolveAgentsRequest,
         RewindRequest,
+        RunInput,
         RunState,
         Snapshot,
         SnapshotInfo,
@@ -48,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 T = TypeVar("T")
+BUDGET_EXCEEDED = "BudgetExceeded"
 
 
 @dataclass
@@ -115,6 +119,8 @@ class ControlPlane:
         self.memory = RunMemory()
         self.info: dict = {}  # pattern-specific status (route, plan, round…)
         self._indexed_state: str | None = None  # the BatonState search attribute, as last set
+        self._limits = RunInput()  # the budget (RunInput's fields); set by ends_of_run
+        self._budget_wait: str | None = None  # why the run waits for a person to raise its budget
 
     # ------------------------------------------------------------ pause / resume
 
@@ -259,6 +265,64 @@ class ControlPlane:
         return Snapshot(seq=seq, label=c.label, step=c.step, at=c.at, steps=list(c.outputs),
                         outputs=dict(c.outputs), feedback={k: list(v) for k, v in c.feedback.items()})
 
+    # ------------------------------------------------------------ budget
+
+    def apply_budget(self, inp: RunInput) -> None:
+        """The run's budget and priority, from its input."""
+        self._limits = RunInput(**inp.limits())
+
+    def over_budget(self) -> str | None:
+        """Why no new agent call may start, or None."""
+        limits, used = self._limits, self._usage
+        if limits.max_tokens_total is not None and used.total_tokens >= limits.max_tokens_total:
+            return f"{used.total_tokens} of {limits.max_tokens_total} tokens used"
+        if limits.max_cost_usd is not None and used.cost_usd >= limits.max_cost_usd:
+            return f"${used.cost_usd:.6f} of ${limits.max_cost_usd:.6f} spent"
+        return None
+
+    async def budget_gate(self) -> None:
+        """Before an agent call: at the budget, stop the run (its partial results kept)
+        or, with ``on_budget: wait``, wait for a person to raise the budget."""
+        reason = self.over_budget()
+        if reason is None:
+            return
+        if self._limits.on_budget == "stop":
+            raise ApplicationError(f"budget exceeded: {reason}; no new agent call was started", type=BUDGET_EXCEEDED,
+                                   non_retryable=True)
+        self._budget_wait = reason
+        self.info["budget"] = f"{reason}: raise it with the raise_budget update"
+        self._publish()
+        began = workflow.now()
+        await workflow.wait_condition(lambda: self.over_budget() is None)
+        self._budget_wait = None
+        self.info.pop("budget", None)
+        self._record_human_wait("budget", began)
+        self._publish()
+
+    @workflow.update
+    def raise_budget(self, request: RaiseBudgetRequest) -> SteerAck:
+        """New limits for the run (None keeps a limit as it is)."""
+        self._limits = self._limits.model_copy(update={k: v for k, v in request.model_dump().items() if v is not None})
+        self._publish()
+        return SteerAck(message=f"budget now {self._limits.max_tokens_total} tokens, ${self._limits.max_cost_usd}")
+
+    @raise_budget.validator
+    def _validate_raise_budget(self, request: RaiseBudgetRequest) -> None:
+        if request.max_tokens_total is None and request.max_cost_usd is None:
+            raise ValueError("give max_tokens_total or max_cost_usd")
+        if request.max_tokens_total is not None and request.max_tokens_total <= self._usage.total_tokens:
+            raise ValueError(f"the run has already used {self._usage.total_tokens} tokens")
+        if request.max_cost_usd is not None and request.max_cost_usd <= self._usage.cost_usd:
+            raise ValueError(f"the run has already cost ${self._usage.cost_usd:.6f}")
+
+    def child_budget(self) -> dict:
+        """A child run's share: what is left of this run's budget when it starts."""
+        limits, used = self._limits, self._usage
+        return {
+            "max_tokens_total": None if limits.max_tokens_total is None else max(limits.max_tokens_total - used.total_tokens, 1),
+            "max_cost_usd": None if limits.max_cost_usd is None else max(limits.max_cost_usd - used.cost_usd, 1e-9),
+        }
+
     # ------------------------------------------------------------ agents
 
     async def resolve_agents(self, names: set[str], every: bool = False, defined: Sequence[AgentSpec] = ()) -> None:
@@ -290,8 +354,10 @@ class ControlPlane:
         fallback model. ``schema`` asks for structured output whatever the agent's config;
         ``tools`` lets the model call functions (``conversation``: the turns so far);
         ``artifact`` also writes the answer as a file named by run, step and attempt.
-        Raises ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
+        Raises ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail,
+        or (type ``BudgetExceeded``) when the run's budget is spent."""
         await self.pause_gate()
+        await self.budget_gate()
         spec = self._specs[agent]
         row = self._stages.get(step)
         if row is not None:
@@ -326,6 +392,9 @@ class ControlPlane:
                     schedule_to_close_timeout=timedelta(seconds=spec.schedule_to_close_seconds),
                     heartbeat_timeout=timedelta(seconds=spec.heartbeat_seconds),
                     retry_policy=retry_policy(spec),
+                    # Only when asked for: runs at normal priority issue the same commands as before.
+                    priority=Priority(priority_key=PRIORITY_KEYS[self._limits.priority]) if self._limits.priority != "normal"
+                    else Priority.default,
                     summary=f"{spec.name} · {request.stage}" + (f" · fallback {model}" if position else ""),
                 )
             except ActivityError as err:
@@ -351,6 +420,8 @@ class ControlPlane:
         try:
             answer = await self.call_agent(step, agent, goal, context, instructions)
         except ApplicationError as err:
+            if err.type == BUDGET_EXCEEDED:
+                raise  # the run stops: not this step's failure
             self.step_failed(step, err.message)
             return None
         self.stage_done(step, answer.text)
@@ -387,10 +458,13 @@ class ControlPlane:
     # ------------------------------------------------------------ ends of a run
 
     @contextlib.contextmanager
-    def ends_of_run(self) -> Iterator[None]:
+    def ends_of_run(self, inp: RunInput | None = None) -> Iterator[None]:
         """Wrap a pattern's body: a failure ends the run naming its step (and a child
         run's cause), a cancel keeps partial outputs, the end marks it completed.
-        Continue-as-new passes through untouched."""
+        Continue-as-new passes through untouched. ``inp``: the run's input, whose
+        budget the control plane enforces."""
+        if inp is not None:
+            self.apply_budget(inp)
         try:
             yield
         except ApplicationError as err:
@@ -441,7 +515,7 @@ class ControlPlane:
     def run_state(self) -> RunState:
         if self._state != "running":
             return self._state
-        if self._awaiting is not None:
+        if self._awaiting is not None or self._budget_wait is not None:
             return "awaiting_review"
         if self._paused:
             return "paused"
@@ -461,7 +535,7 @@ class ControlPlane:
             started_at=started,
             usage=self._usage,
             stages=list(self._stages.values()),
-            awaiting_review=self._awaiting,
+            awaiting_review=self._awaiting or ("budget" if self._budget_wait else None),
             error=self._error,
             info=dict(self.info),
         )

@@ -29,7 +29,7 @@ class FanOutWorkflow(ControlPlane):
     async def run(self, inp: FanOutInput) -> FanOutResult:
         synthesizer = [(SYNTHESIS, inp.synthesizer)] if inp.synthesizer else []
         self.init_stages([(t.id, t.agent) for t in inp.tasks] + synthesizer)
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer}, defined=inp.defined_agents)
             await self.run_parallel(inp.tasks, self._run_task, inp.max_parallel)
             if inp.synthesizer and self.memory.outputs:

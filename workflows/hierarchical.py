@@ -41,7 +41,7 @@ class HierarchicalWorkflow(ChildRunsPlane):
     @workflow.run
     async def run(self, inp: HierarchicalInput) -> HierarchicalResult:
         self.init_stages([(PLAN, inp.planner)])
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({inp.planner, inp.synthesizer, *(inp.agents or [])}, every=inp.agents is None)
             known = set(inp.agents or self._specs) - {inp.planner}
             plan: PhasePlan = await ask_for_plan(self, PLAN, inp.planner, inp.goal, known, [], BRIEF, inp.allow_new_agents,
@@ -65,7 +65,8 @@ class HierarchicalWorkflow(ChildRunsPlane):
         self._show()
         earlier = "\n\n".join(f"Result of phase {p.id}:\n{p.output[:MAX_CONTEXT_CHARS]}" for p in self._phases if p.output)
         goal = f"{phase.goal}\n\n(One phase of the overall goal: {self._inp.goal})" + (f"\n\n{earlier}" if earlier else "")
-        child_input = phase_input(phase, goal, self._new_agents, self._inp.max_parallel, self._inp.planner, self._inp.synthesizer)
+        child_input = phase_input(phase, goal, self._new_agents, self._inp.max_parallel, self._inp.planner, self._inp.synthesizer,
+                                  self.child_budget())
         try:
             result = await self.run_child(child_type, child_input, child_id, result_type, f"{phase.pattern} phase {phase.id}")
         except ChildWorkflowError as err:

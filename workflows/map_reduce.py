@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.contracts import (ContextItem, ItemFailure, MapBatchInput, MapBatchResult, MapReduceInput,
                                  MapReduceResult)
     from workflows.children import ChildRunsPlane
-    from workflows.control import ControlPlane
+    from workflows.control import BUDGET_EXCEEDED, ControlPlane
 
 MAX_FAILURES_KEPT = 100
 
@@ -48,6 +48,7 @@ class MapBatchWorkflow(ControlPlane):
 
     @workflow.run
     async def run(self, inp: MapBatchInput) -> MapBatchResult:
+        self.apply_budget(inp)
         await self.resolve_agents({inp.mapper, inp.reducer})
         mapped: dict[int, str] = {}
         failed: list[ItemFailure] = []
@@ -57,6 +58,8 @@ class MapBatchWorkflow(ControlPlane):
             try:
                 answer = await self.call_agent(f"item-{index}", inp.mapper, inp.goal, instructions=f"Process this item:\n{inp.items[offset]}")
             except ApplicationError as err:
+                if err.type == BUDGET_EXCEEDED:
+                    raise  # the batch, and the run, stop
                 failed.append(ItemFailure(index=index, error=err.message))
                 return
             mapped[index] = answer.text
@@ -84,7 +87,7 @@ class MapReduceWorkflow(ChildRunsPlane):
 
     @workflow.run
     async def run(self, inp: MapReduceInput) -> MapReduceResult:
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({inp.mapper, inp.reducer})
             if await self._map_batches():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -118,7 +121,8 @@ class MapReduceWorkflow(ChildRunsPlane):
         batch: MapBatchResult = await self.run_child(
             "MapBatchWorkflow",
             MapBatchInput(goal=inp.goal, first_index=first, items=self._batches[number], mapper=inp.mapper,
-                          reducer=inp.reducer, max_parallel=inp.max_parallel, reduce_fan_in=inp.reduce_fan_in),
+                          reducer=inp.reducer, max_parallel=inp.max_parallel, reduce_fan_in=inp.reduce_fan_in,
+                          **self.child_budget()),
             f"{workflow.info().workflow_id}-batch-{number + 1}", MapBatchResult,
             f"batch {number + 1}/{len(self._batches)}: items {first}–{first + len(self._batches[number]) - 1}",
         )

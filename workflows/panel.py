@@ -35,7 +35,7 @@ class ExpertPanelWorkflow(ControlPlane):
     async def run(self, inp: PanelInput) -> PanelResult:
         rows = [(step(e.name, r), e.agent) for r in range(1, inp.rounds + 1) for e in inp.experts]
         self.init_stages([*rows, (MODERATE, inp.moderator)])
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({e.agent for e in inp.experts} | {inp.moderator}, defined=inp.defined_agents)
             for round_number in range(1, inp.rounds + 1):
                 self.info["round"] = round_number

@@ -17,22 +17,25 @@ CHILD_TYPES: dict[str, tuple[str, type]] = {
 }
 
 
-def phase_input(phase: Phase, goal: str, defined: list[AgentSpec], max_parallel: int, planner: str, synthesizer: str) -> Any:
-    """The child's input; ``defined`` are the planner's new agents the phase may use."""
+def phase_input(phase: Phase, goal: str, defined: list[AgentSpec], max_parallel: int, planner: str, synthesizer: str,
+                budget: dict | None = None) -> Any:
+    """The child's input; ``defined`` are the planner's new agents the phase may use,
+    ``budget`` what is left of the parent's."""
+    budget = budget or {}
     match phase.pattern:
         case "pipeline":
             stages = [StageSpec(name=f"{n}-{agent}", agent=agent) for n, agent in enumerate(phase.agents, 1)]
-            return PipelineInput(goal=goal, stages=stages, defined_agents=defined)
+            return PipelineInput(goal=goal, stages=stages, defined_agents=defined, **budget)
         case "fan-out":
             tasks = [TaskSpec(id=f"{n}-{agent}", agent=agent, prompt=f"Do your part of this phase: {phase.goal}")
                      for n, agent in enumerate(phase.agents, 1)]
-            return FanOutInput(goal=goal, tasks=tasks, max_parallel=max_parallel, synthesizer=synthesizer, defined_agents=defined)
+            return FanOutInput(goal=goal, tasks=tasks, max_parallel=max_parallel, synthesizer=synthesizer, defined_agents=defined, **budget)
         case "panel":
             experts = [ExpertSpec(name=agent, agent=agent, role=f"the {agent}") for agent in phase.agents]
-            return PanelInput(question=goal, experts=experts, moderator=synthesizer, defined_agents=defined)
+            return PanelInput(question=goal, experts=experts, moderator=synthesizer, defined_agents=defined, **budget)
         case "planned":
             return PlannedInput(goal=goal, planner=planner, agents=phase.agents or None, allow_new_agents=False,
-                                max_parallel=max_parallel, defined_agents=defined)
+                                max_parallel=max_parallel, defined_agents=defined, **budget)
     raise ValueError(f"unknown phase pattern {phase.pattern!r}")
 
 

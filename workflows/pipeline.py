@@ -23,7 +23,7 @@ class PipelineWorkflow(ControlPlane):
         self.init_stages([(s.name, s.agent) for s in inp.stages])
         order = [s.name for s in inp.stages]
         index = 0
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({s.agent for s in inp.stages}, defined=inp.defined_agents)
             while index < len(inp.stages):
                 stage = inp.stages[index]

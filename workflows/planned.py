@@ -37,7 +37,7 @@ class PlannedWorkflow(ControlPlane):
     @workflow.run
     async def run(self, inp: PlannedInput) -> PlannedResult:
         self.init_stages([(PLAN, inp.planner)])
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({inp.planner, *(inp.agents or [])}, every=inp.agents is None, defined=inp.defined_agents)
             while True:
                 self.checkpoint(PLAN)

@@ -30,7 +30,7 @@ class ReviewLoopWorkflow(ControlPlane):
     @workflow.run
     async def run(self, inp: ReviewLoopInput) -> ReviewLoopResult:
         self.init_stages([])
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({inp.planner, inp.reviewer, *inp.workers})
             for number in range(1, inp.max_rounds + 1):
                 self.info["round"] = number

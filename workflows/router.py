@@ -26,7 +26,7 @@ class RouterWorkflow(ControlPlane):
     async def run(self, inp: RouterInput) -> RouterResult:
         self.init_stages([(CLASSIFY, inp.classifier), (HANDLE, "?")])
         routes = {r.agent: r.description for r in inp.routes}
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({inp.classifier, inp.default, *routes})
             menu = "\n".join(f"- {agent}: {text}" for agent, text in routes.items())
             pick = await self.call_agent(CLASSIFY, inp.classifier, inp.input, schema="Route",

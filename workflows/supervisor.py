@@ -38,7 +38,7 @@ class SupervisorWorkflow(ControlPlane):
     @workflow.run
     async def run(self, inp: SupervisorInput) -> SupervisorResult:
         self.init_stages([])
-        with self.ends_of_run():
+        with self.ends_of_run(inp):
             await self.resolve_agents({inp.supervisor, *inp.workers})
             team = "\n".join(f"- {name}: {self._specs[name].instructions.splitlines()[0]}" for name in inp.workers)
             self._brief = (f"Your team:\n{team}\nCall `delegate` to give one of them a task (several calls run in parallel), "
