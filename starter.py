@@ -35,7 +35,7 @@ from baton.contracts import PipelineInput, StageSpec
 from baton.logs import configure_logging
 from baton.patterns import PATTERNS
 from baton.progress import watch
-from baton.temporal import connect, web_ui_url
+from baton.temporal import connect, data_converter, web_ui_url
 from baton.trace import build_trace, history_from_file
 from baton.trace_render import FORMATS, render
 
@@ -125,7 +125,7 @@ def content_input(args: argparse.Namespace):
 
 async def show_trace(args: argparse.Namespace) -> int:
     if args.file:
-        trace = await build_trace(read_history(args.file, args.id or ""))
+        trace = await build_trace(read_history(args.file, args.id or ""), data_converter())
     elif args.id:
         trace = await baton.trace(await connect(), args.id, children=not args.no_children)
     else:

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from baton.patterns import PATTERNS
+from baton.temporal import data_converter
 
 # Every Baton pattern's runs, whichever task queue they ran on.
 BATON_RUNS = "WorkflowType IN (" + ", ".join(f"'{p.workflow_type}'" for p in PATTERNS) + ")"
@@ -40,7 +40,8 @@ async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
             seen.append(history)
             yield history
 
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
+    # The process's converter: encrypted histories replay with BATON_CODEC_KEYS set.
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     return [Replayed(h.workflow_id, h.run_id, _message(results.replay_failures.get(h.run_id))) for h in seen]
 

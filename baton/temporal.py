@@ -1,16 +1,20 @@
 """Connecting to Temporal: the standard ``TEMPORAL_*`` variables through
-``temporalio.envconfig``, the pydantic data converter, Baton's task queue."""
+``temporalio.envconfig``, the pydantic data converter (encrypted when asked),
+Baton's task queue."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
 from baton import telemetry
+from baton.codec import codec_from_env
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_TASK_QUEUE = "baton"
@@ -30,12 +34,18 @@ def connect_config(env: Mapping[str, str] = os.environ) -> dict:
     return config
 
 
+def data_converter(env: Mapping[str, str] = os.environ) -> DataConverter:
+    """Pydantic payloads, encrypted with AES-GCM when BATON_CODEC_KEYS is set (baton.codec)."""
+    codec = codec_from_env(env)
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec) if codec else pydantic_data_converter
+
+
 async def connect(env: Mapping[str, str] = os.environ) -> Client:
     """A client with Baton's converter, and the metrics runtime and tracing
     interceptor when the environment asks for them (``baton.telemetry``)."""
     config = connect_config(env)
     try:
-        return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=telemetry.runtime(env),
+        return await Client.connect(**config, data_converter=data_converter(env), runtime=telemetry.runtime(env),
                                     interceptors=telemetry.tracing_interceptors(env))
     except RuntimeError as err:
         raise RuntimeError(

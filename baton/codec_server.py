@@ -1,0 +1,91 @@
+"""The codec server the Temporal Web UI (and ``temporal --codec-endpoint``)
+calls to show encrypted payloads decrypted to people allowed to see them.
+
+    BATON_CODEC_KEYS=... BATON_CODEC_TOKEN=secret python -m baton.codec_server --port 8081
+
+then in the Web UI: Settings → Codec Server → ``http://localhost:8081``
+(tick "pass the access token" when a token is set).
+
+- ``POST /encode`` and ``POST /decode`` take and return ``{"payloads": [...]}``
+  (Temporal's JSON form of payloads).
+- CORS: only the origins in ``BATON_CODEC_CORS_ORIGINS`` (comma-separated;
+  default ``http://localhost:8233``, the embedded Web UI) may call it from a browser.
+- ``BATON_CODEC_TOKEN``: when set, requests need ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import os
+from collections.abc import Mapping
+
+from aiohttp import web
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
+from temporalio.api.common.v1 import Payloads
+
+from baton.codec import AesGcmCodec, CodecKeyError, codec_from_env
+
+DEFAULT_ORIGINS = "http://localhost:8233"
+ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
+
+
+def make_app(codec: AesGcmCodec, origins: set[str], token: str | None) -> web.Application:
+    @web.middleware
+    async def cors_and_auth(request: web.Request, handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS":
+            response: web.StreamResponse = web.Response(status=204)
+        elif token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+            response = web.json_response({"error": "missing or wrong bearer token"}, status=401)
+        else:
+            response = await handler(request)
+        if origin in origins:  # other origins get no CORS headers: the browser refuses them
+            response.headers.update({
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                "Access-Control-Allow-Credentials": "true",
+                "Vary": "Origin",
+            })
+        return response
+
+    async def transform(request: web.Request, encode: bool) -> web.Response:
+        try:
+            payloads = ParseDict(await request.json(), Payloads())
+            done = await (codec.encode if encode else codec.decode)(list(payloads.payloads))
+        except (ValueError, ParseError) as err:  # bad JSON, or CodecKeyError
+            status = 422 if isinstance(err, CodecKeyError) else 400
+            return web.json_response({"error": str(err)}, status=status)
+        return web.json_response(MessageToDict(Payloads(payloads=done)))
+
+    async def encode(request: web.Request) -> web.Response:
+        return await transform(request, encode=True)
+
+    async def decode(request: web.Request) -> web.Response:
+        return await transform(request, encode=False)
+
+    async def preflight(request: web.Request) -> web.Response:
+        return web.Response(status=204)  # the middleware adds the CORS headers
+
+    app = web.Application(middlewares=[cors_and_auth])
+    app.router.add_post("/encode", encode)
+    app.router.add_post("/decode", decode)
+    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+    return app
+
+
+def app_from_env(env: Mapping[str, str] = os.environ) -> web.Application:
+    codec = codec_from_env(env)
+    if codec is None:
+        raise SystemExit("BATON_CODEC_KEYS is not set: nothing to decode with (python -m baton.codec makes a key)")
+    origins = {o.strip() for o in env.get("BATON_CODEC_CORS_ORIGINS", DEFAULT_ORIGINS).split(",") if o.strip()}
+    return make_app(codec, origins, env.get("BATON_CODEC_TOKEN") or None)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args()
+    web.run_app(app_from_env(), host=args.host, port=args.port)
