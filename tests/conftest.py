@@ -95,9 +95,12 @@ def address_of(env: WorkflowEnvironment) -> str:
     return env.client.service_client.config.target_host
 
 
-async def spawn_worker(env: WorkflowEnvironment, llm: ScriptedLLM, task_queue: str, log: Path) -> asyncio.subprocess.Process:
-    """``python worker.py`` in its own process, as an operator runs it; returns once it polls."""
-    process_env = {**os.environ, **worker_env(llm, task_queue), "TEMPORAL_ADDRESS": address_of(env), "BATON_LOG_FORMAT": "json"}
+async def spawn_worker(env: WorkflowEnvironment | None, llm: ScriptedLLM, task_queue: str, log: Path,
+                       **extra: str) -> asyncio.subprocess.Process:
+    """``python worker.py`` in its own process, as an operator runs it; returns once it polls.
+    ``extra``: more environment (TEMPORAL_ADDRESS for a server other than ``env``'s)."""
+    address = {"TEMPORAL_ADDRESS": address_of(env)} if env is not None else {}
+    process_env = {**os.environ, **worker_env(llm, task_queue), **address, "BATON_LOG_FORMAT": "json", **extra}
     with open(log, "ab") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "worker.py", cwd=REPO_ROOT, env=process_env, stdout=out, stderr=out

@@ -48,6 +48,7 @@ class Reply:
     drop: bool = False  # close the connection without an answer
     usage: bool = True  # include token usage in the answer
     tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)  # (function, arguments)
+    refusal: str | None = None  # the model declines (streamed as a refusal delta)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class ScriptedLLM:
                   "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
                  for i, (name, args) in enumerate(reply.tool_calls)]
         if body.get("stream"):
-            return await self._stream(http, model, reply.text or "", usage, calls)
+            return await self._stream(http, model, reply.text or "", usage, calls, reply.refusal)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text}
         if calls:
             message["tool_calls"] = calls
@@ -145,12 +146,13 @@ class ScriptedLLM:
             answer["usage"] = usage
         return web.json_response(answer)
 
-    async def _stream(self, http: web.Request, model: str, text: str, usage: dict | None, calls: list[dict]) -> web.StreamResponse:
+    async def _stream(self, http: web.Request, model: str, text: str, usage: dict | None, calls: list[dict],
+                      refusal: str | None = None) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(http)
         base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
         pieces = re.findall(r"\S+\s*|\s+", text) or ([text] if text or not calls else [])
-        deltas = [{"content": piece} for piece in pieces]
+        deltas = [{"refusal": refusal}] if refusal else [{"content": piece} for piece in pieces]
         for index, call in enumerate(calls):
             # As providers do: id and name first, then the arguments in pieces.
             arguments = call["function"]["arguments"]

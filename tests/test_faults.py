@@ -1,0 +1,70 @@
+"""Provider faults on the real dev server, one test each: the run ends as it
+should and the history shows what happened."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from temporalio.api.enums.v1 import EventType
+
+from baton import client as baton
+from baton.contracts import PipelineInput, StageSpec
+from tests.conftest import real_worker
+from tests.llm_server import Reply
+
+
+async def run_one(dev_env, llm, task_queue, agent: str = "writer"):
+    """A one-stage pipeline ('draft' by ``agent``): its result and the history's started events."""
+    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent=agent)])
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await baton.start(dev_env.client, inp, workflow_id=f"fault-{uuid.uuid4().hex[:6]}", queue=task_queue)
+        result = await baton.wait_result(dev_env.client, handle.id)
+    events = [e async for e in dev_env.client.get_workflow_handle(handle.id).fetch_history_events()]
+    started = [e.activity_task_started_event_attributes for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+    return result, started
+
+
+async def test_a_latency_spike_is_waited_out_without_a_retry(dev_env, llm, task_queue):
+    llm.script_stage("draft", Reply(text="slow but fine", delay=1.5))
+    result, started = await run_one(dev_env, llm, task_queue)
+    assert result.final == "slow but fine" and llm.stage_calls("draft") == 1 and started[-1].attempt == 1
+
+
+async def test_a_provider_that_hangs_past_the_timeout_is_abandoned_and_retried(dev_env, llm, task_queue):
+    llm.script_stage("draft", Reply(hang=True), "answered on the retry")
+    result, started = await run_one(dev_env, llm, task_queue, agent="impatient")
+    assert result.final == "answered on the retry" and llm.stage_calls("draft") == 2
+    assert started[-1].attempt == 2
+    failure = started[-1].last_failure
+    assert "timed out" in failure.message.lower() or failure.HasField("timeout_failure_info")
+
+
+async def test_a_connection_reset_is_retried(dev_env, llm, task_queue):
+    llm.script_stage("draft", Reply(drop=True), "after the reset")
+    result, started = await run_one(dev_env, llm, task_queue)
+    assert result.final == "after the reset" and started[-1].attempt == 2
+
+
+async def test_an_empty_answer_is_retried(dev_env, llm, task_queue):
+    llm.script_stage("draft", Reply(text=""), "a real answer")
+    result, started = await run_one(dev_env, llm, task_queue)
+    assert result.final == "a real answer" and started[-1].last_failure.application_failure_info.type == "EmptyAnswer"
+
+
+async def test_a_refusal_is_not_retried_and_the_fallback_model_answers(dev_env, llm, task_queue):
+    llm.script_stage("draft", Reply(refusal="I can't help with that."), "the backup model helps")
+    result, _ = await run_one(dev_env, llm, task_queue, agent="flaky")
+    assert result.final == "the backup model helps"
+    assert [r.body["model"] for r in llm.requests] == ["flaky-model", "backup-model"]  # the refusal was not retried
+
+
+async def test_a_non_retryable_400_fails_the_run_with_the_providers_reason(dev_env, llm, task_queue):
+    llm.script_stage("draft", Reply(status=400, body='{"error": {"message": "context length exceeded"}}'))
+    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")])
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await baton.start(dev_env.client, inp, queue=task_queue)
+        with pytest.raises(baton.BatonError, match=r"stage 'draft' \(writer\) failed: .*HTTP 400.*context length exceeded"):
+            await baton.wait_result(dev_env.client, handle.id)
+    assert llm.stage_calls("draft") == 1
