@@ -76,9 +76,17 @@ class AgentActivities:
     @activity.defn(name="resolve_agents")
     async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
         """The specs a run will use, recorded in its history at the start."""
-        names = sorted(set(request.names) | set(self._registry.names)) if request.every else request.names
+        names = sorted(set(request.names) | set(self._registry.names)) if request.every else list(request.names)
         try:
-            return [self._registry.get(name) for name in names]
+            specs = {name: self._registry.get(name) for name in names}
+            # Fallback agents come along, so the run can call them without asking again.
+            pending = [f for spec in specs.values() for f in spec.fallback_agents]
+            while pending:
+                name = pending.pop()
+                if name not in specs:
+                    specs[name] = self._registry.get(name)
+                    pending += specs[name].fallback_agents
+            return list(specs.values())
         except UnknownAgentError as err:
             raise ApplicationError(str(err), type="UnknownAgent", non_retryable=True) from None
 

@@ -99,6 +99,11 @@ def parse_agents(document: Mapping[str, Any], source: str, env: Mapping[str, str
             detail = explain(err) if isinstance(err, ValidationError) else str(err)
             raise AgentConfigError(f"{source}: agent {name!r}: {detail}") from None
         agents[name] = spec
+    for name, spec in agents.items():
+        unknown = [f for f in spec.fallback_agents if f not in agents]
+        if unknown or name in spec.fallback_agents:
+            problem = f"unknown fallback agents {unknown}" if unknown else "an agent cannot be its own fallback"
+            raise AgentConfigError(f"{source}: agent {name!r}: {problem}")
     return AgentRegistry(agents, source=source, prices=parse_prices(document.get("prices", {}), source))
 
 

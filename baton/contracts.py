@@ -80,6 +80,8 @@ class AgentSpec(Contract):
     instructions: str = Field(min_length=1)
     model: str = Field(min_length=1)
     fallback_models: list[str] = Field(default_factory=list)
+    fallback_agents: list[str] = Field(
+        default_factory=list, description="Agents tried in order (each with its own models) when every model of this one failed")
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(default=1024, ge=1)
     start_to_close_seconds: float = Field(default=120.0, gt=0)
@@ -139,6 +141,7 @@ class AgentRequest(Contract):
     artifact_key: str | None = Field(default=None, description="Also write the answer as this artifact (<run>/<name>)")
     tools: list[ToolSpec] = Field(default_factory=list, description="Functions the model may call instead of answering")
     conversation: list[ChatTurn] = Field(default_factory=list, description="Earlier turns, after the first prompt")
+    fallback_for: str | None = Field(default=None, description="The agent this one stands in for, when it is a fallback agent")
 
 
 class AgentResult(Contract):
@@ -191,6 +194,10 @@ class RunInput(Contract):
     max_cost_usd: float | None = Field(default=None, gt=0, description="No agent call starts once the run has cost this much")
     on_budget: Literal["stop", "wait"] = Field(
         default="stop", description="At the budget: end with the partial results (stop), or wait for a person to raise it (wait)")
+    review_deadline_seconds: float | None = Field(
+        default=None, gt=0, description="How long a human gate waits for a person before on_review_deadline applies")
+    on_review_deadline: Literal["approve", "fail"] = Field(
+        default="fail", description="When nobody answered a gate in time: approve it and go on, or fail the run")
 
     def limits(self) -> dict[str, Any]:
         """These fields alone, to carry from one input to the control plane."""

@@ -158,7 +158,7 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             request: AgentRequest = await read.one(attrs.input, AgentRequest)
             calls[event.event_id] = AgentCall(
                 activity_id=attrs.activity_id, agent=request.agent.name, step=request.stage, model=request.model,
-                fallback=request.model != request.agent.model, scheduled_at=at,
+                fallback=request.model != request.agent.model or request.fallback_for is not None, scheduled_at=at,
                 context=[item.name for item in request.context])
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes

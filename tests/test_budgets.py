@@ -83,3 +83,21 @@ async def test_a_worker_rate_limit_paces_agent_calls(dev_env, llm, task_queue):
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert all(gap >= 0.25 for gap in gaps[-5:]), gaps
     assert starts[-1] - starts[0] >= (12 - 6) / 3
+
+
+@pytest.mark.parametrize("on_deadline", ["approve", "fail"])
+async def test_a_review_gate_with_a_deadline_approves_or_fails_when_nobody_answers(dev_env, llm, task_queue, on_deadline):
+    stages = [{"name": "draft", "agent": "writer", "review": True}, {"name": "edit", "agent": "editor"}]
+    client = dev_env.client
+    async with real_worker(client, llm, task_queue):
+        handle = await start(client, task_queue, "pipeline", {"goal": "Explain tides", "stages": stages,
+                                                              "review_deadline_seconds": 1, "on_review_deadline": on_deadline})
+        if on_deadline == "fail":
+            with pytest.raises(baton.BatonError, match=r"nobody reviewed stage 'draft' within 1s"):
+                await baton.wait_result(client, handle.id)
+            assert [r.stage for r in llm.requests] == ["draft"]
+        else:
+            result = await baton.wait_result(client, handle.id)
+            status = await baton.status(client, handle.id)
+            assert list(result.outputs) == ["draft", "edit"]
+            assert status.stages[0].feedback == ["approved automatically after 1s"]

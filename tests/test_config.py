@@ -59,6 +59,8 @@ def test_retry_table_merges_field_by_field(tmp_path):
         ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\noutput_schema = 'os:path'\n", "not a pydantic model"),
         ("[defaults]\nmodel = 'm'\n[agents.'bad name']\ninstructions = 'i'\n", "agent 'bad name': name"),
         ("[agent.x]\ninstructions = 'i'\n", "unknown top-level tables ['agent']"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\nfallback_agents = ['y']\n", "agent 'x': unknown fallback agents ['y']"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\nfallback_agents = ['x']\n", "cannot be its own fallback"),
         ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n[prices.m]\ninput_usd_per_million = -1\n"
          "output_usd_per_million = 1\n", "price of model 'm': input_usd_per_million"),
     ],

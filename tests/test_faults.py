@@ -68,3 +68,17 @@ async def test_a_non_retryable_400_fails_the_run_with_the_providers_reason(dev_e
         with pytest.raises(baton.BatonError, match=r"stage 'draft' \(writer\) failed: .*HTTP 400.*context length exceeded"):
             await baton.wait_result(dev_env.client, handle.id)
     assert llm.stage_calls("draft") == 1
+
+
+async def test_after_its_models_fail_a_fallback_agent_answers_and_the_trace_says_so(dev_env, llm, task_queue):
+    llm.script("Try first.", Reply(status=404))
+    llm.script("Research the goal.", "the researcher stands in")
+    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="fragile")])
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await baton.start(dev_env.client, inp, queue=task_queue)
+        result = await baton.wait_result(dev_env.client, handle.id)
+        status = await baton.status(dev_env.client, handle.id)
+    assert result.final == "the researcher stands in" and status.stages[0].model == "test-model"
+    assert [r.body["model"] for r in llm.requests] == ["fragile-model", "test-model"]
+    trace = await baton.trace(dev_env.client, handle.id)
+    assert [(c.agent, c.outcome, c.fallback) for c in trace.calls] == [("fragile", "failed", False), ("researcher", "completed", True)]

@@ -163,8 +163,19 @@ class ControlPlane:
         self._awaiting = stage
         self._set_stage(stage, "awaiting_review")
         began = workflow.now()
+        deadline = self._limits.review_deadline_seconds
         try:
-            await workflow.wait_condition(lambda: stage in self._approved or self._jump is not None)
+            # No deadline: no timer, the same commands as runs from before deadlines existed.
+            await workflow.wait_condition(lambda: stage in self._approved or self._jump is not None,
+                                          timeout=timedelta(seconds=deadline) if deadline else None)
+        except asyncio.TimeoutError:
+            if self._limits.on_review_deadline == "fail":
+                raise ApplicationError(f"nobody reviewed {self.step_noun} {stage!r} within {deadline:g}s",
+                                       type="ReviewDeadline", non_retryable=True) from None
+            workflow.logger.info("review of %s not answered within %ss: approved automatically", stage, deadline,
+                                 extra={"stage": stage})
+            self._approved.add(stage)
+            self._stages[stage].feedback.append(f"approved automatically after {deadline:g}s")
         finally:
             self._awaiting = None
         self._record_human_wait("review", began)
@@ -381,31 +392,37 @@ class ControlPlane:
         return result
 
     async def _call_models(self, spec: AgentSpec, request: AgentRequest) -> AgentResult:
-        models = [spec.model, *spec.fallback_models]
-        for position, model in enumerate(models):
+        """The agent's model, its fallback models, then each fallback agent's models, in order."""
+        chain = [spec, *(self._specs[name] for name in spec.fallback_agents)]
+        tries = [(agent, model) for agent in chain for model in [agent.model, *agent.fallback_models]]
+        for position, (agent, model) in enumerate(tries):
+            instead = agent.name != spec.name
             try:
                 return await workflow.execute_activity(
                     "run_agent",
-                    request.model_copy(update={"model": model}),
+                    request.model_copy(update={"agent": agent, "model": model, "fallback_for": spec.name if instead else None}),
                     result_type=AgentResult,
-                    start_to_close_timeout=timedelta(seconds=spec.start_to_close_seconds),
-                    schedule_to_close_timeout=timedelta(seconds=spec.schedule_to_close_seconds),
-                    heartbeat_timeout=timedelta(seconds=spec.heartbeat_seconds),
-                    retry_policy=retry_policy(spec),
+                    start_to_close_timeout=timedelta(seconds=agent.start_to_close_seconds),
+                    schedule_to_close_timeout=timedelta(seconds=agent.schedule_to_close_seconds),
+                    heartbeat_timeout=timedelta(seconds=agent.heartbeat_seconds),
+                    retry_policy=retry_policy(agent),
                     # Only when asked for: runs at normal priority issue the same commands as before.
                     priority=Priority(priority_key=PRIORITY_KEYS[self._limits.priority]) if self._limits.priority != "normal"
                     else Priority.default,
-                    summary=f"{spec.name} · {request.stage}" + (f" · fallback {model}" if position else ""),
+                    summary=f"{agent.name} · {request.stage}" + (f" · fallback for {spec.name}" if instead
+                                                                 else f" · fallback {model}" if position else ""),
                 )
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):  # this run is being cancelled: not the agent's failure
                     raise asyncio.CancelledError(f"{request.stage} cancelled") from err
                 reason = str(err.cause if err.cause is not None else err)
-                if position == len(models) - 1:
+                if position == len(tries) - 1:
                     raise ApplicationError(f"{self.step_noun} {request.stage!r} ({spec.name}) failed: {reason}", type="AgentFailed") from err
-                workflow.logger.warning("agent %s failed on %s, trying %s: %s", spec.name, model, models[position + 1], reason,
-                                        extra={"agent": spec.name, "stage": request.stage, "model": model})
-        raise AssertionError("unreachable: the last model raises")
+                following = tries[position + 1]
+                workflow.logger.warning("agent %s failed on %s, trying %s: %s", agent.name, model,
+                                        following[1] if following[0] is agent else f"agent {following[0].name}", reason,
+                                        extra={"agent": agent.name, "stage": request.stage, "model": model})
+        raise AssertionError("unreachable: the last try raises")
 
     def stage_done(self, stage: str, output: str) -> None:
         self.memory.outputs[stage] = output
