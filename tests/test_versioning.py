@@ -1,0 +1,47 @@
+"""Changing a pattern while runs are open (docs/versioning.md): the change behind
+``workflow.patched`` replays every recorded pipeline history and gives new runs
+the new behaviour; the same change unguarded breaks the old histories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
+
+from activities import AgentActivities, make_openai_client
+from baton import client as baton
+from baton.contracts import PipelineInput, StageSpec
+from tests.conftest import agent_registry, worker_env
+from tests.versioned_pipeline import PatchedPipeline, UnguardedPipeline
+from worker import workflow_runner
+
+PIPELINE_HISTORIES = sorted((Path(__file__).parent / "histories").glob("pipeline_*.json"))
+
+
+async def replay(workflow_class: type, path: Path):
+    replayer = Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
+    return await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()), raise_on_replay_failure=False)
+
+
+@pytest.mark.parametrize("path", PIPELINE_HISTORIES, ids=lambda p: p.stem)
+async def test_the_patched_change_replays_runs_started_before_it(path):
+    assert (await replay(PatchedPipeline, path)).replay_failure is None
+
+
+async def test_the_same_change_unguarded_breaks_them():
+    failure = (await replay(UnguardedPipeline, Path(__file__).parent / "histories" / "pipeline_straight.json")).replay_failure
+    assert failure is not None and "Nondeterminism" in str(failure)
+
+
+async def test_runs_started_after_the_change_take_the_new_path(dev_env, llm, task_queue):
+    env = worker_env(llm, task_queue)
+    agents = AgentActivities(make_openai_client(env), agent_registry())
+    async with Worker(dev_env.client, task_queue=task_queue, workflows=[PatchedPipeline],
+                      activities=[agents.run_agent, agents.resolve_agents], workflow_runner=workflow_runner()):
+        handle = await baton.start(dev_env.client, PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")]),
+                                   queue=task_queue)
+        result = await baton.wait_result(dev_env.client, handle.id)
+    assert list(result.outputs) == ["draft", "polish"]
