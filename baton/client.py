@@ -228,8 +228,10 @@ async def _call(client: Client, workflow_id: str, action, result_type: type | No
     except WorkflowQueryFailedError as err:
         raise BatonError(f"query failed on {workflow_id}: {err.message}") from None
     except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND and "already completed" in err.message:
+            raise BatonError(f"run {workflow_id!r} has finished; it can no longer be steered") from None
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise BatonError(f"no run with id {workflow_id!r} (or it has finished: {err.message})") from None
+            raise BatonError(f"no run with id {workflow_id!r} ({err.message})") from None
         if err.status == RPCStatusCode.FAILED_PRECONDITION:
             raise BatonError(f"run {workflow_id} cannot take this: {err.message}") from None
         raise BatonError(f"Temporal rejected the request for {workflow_id}: {err.message}") from None
