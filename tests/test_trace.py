@@ -9,6 +9,7 @@ import asyncio
 import json
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ import starter
 from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
 from baton.embedded import temporal_cli
-from baton.trace import RunTrace
+from baton.trace import RunTrace, build_trace, history_from_file
 from baton.trace_render import render
 from tests.conftest import address_of, real_worker
 from tests.llm_server import Reply
@@ -111,3 +112,12 @@ async def test_trace_of_an_unknown_run_or_bad_file_is_a_clear_error(dev_env, tmp
     bad.write_text('{"not": "a history"}')
     with pytest.raises(baton.BatonError, match="is not a workflow history"):
         await starter.show_trace(starter.parser().parse_args(["trace", "--file", str(bad)]))
+
+
+async def test_trace_of_a_failed_and_a_cancelled_run_from_recorded_histories():
+    histories = Path(__file__).parent / "histories"
+    failed = await build_trace(history_from_file((histories / "pipeline_failed.json").read_text()))
+    assert failed.outcome == "failed" and failed.error and failed.calls[-1].outcome == "failed"
+    assert "failed" in render(failed, "timeline") and "error:" in render(failed, "timeline")
+    cancelled = await build_trace(history_from_file((histories / "pipeline_cancelled.json").read_text()))
+    assert cancelled.outcome == "cancelled" and [a.kind for a in cancelled.actions][-1] == "cancel"
