@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -144,12 +144,12 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
     events: list[HistoryEvent] = list(history.events)
     first = events[0].workflow_execution_started_event_attributes
     trace = RunTrace(workflow_id=history.workflow_id, run_id=first.original_execution_run_id,
-                     workflow_type=first.workflow_type.name, started_at=events[0].event_time.ToDatetime(tzinfo=timezone.utc))
+                     workflow_type=first.workflow_type.name, started_at=events[0].event_time.ToDatetime(tzinfo=UTC))
     calls: dict[int, AgentCall] = {}  # by scheduled event id
     updates: dict[str, HumanAction] = {}
     children: dict[int, ChildRef] = {}  # by initiated event id
     for event in events:
-        at = event.event_time.ToDatetime(tzinfo=timezone.utc)
+        at = event.event_time.ToDatetime(tzinfo=UTC)
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes

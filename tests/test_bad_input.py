@@ -11,7 +11,6 @@ import pytest
 
 from baton import client as baton
 from tests.conftest import real_worker
-from tests.llm_server import Reply
 from tests.test_cli import sh, until_state
 
 LIVE = "{live}"  # a pipeline waiting for review on 'draft' (research done, edit not yet run)

@@ -4,6 +4,7 @@ raise it; a run's priority is carried by the run and its agent calls."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 import pytest
@@ -80,7 +81,7 @@ async def test_a_worker_rate_limit_paces_agent_calls(dev_env, llm, task_queue):
     assert len(starts) == 12
     # All 12 were ready at once. The limiter lets a first burst through (the SDK's
     # token bucket: about 5 here), then one call every 1/3 s.
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(gap >= 0.25 for gap in gaps[-5:]), gaps
     assert starts[-1] - starts[0] >= (12 - 6) / 3
 

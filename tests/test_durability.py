@@ -15,10 +15,10 @@ import uuid
 from temporalio.client import Client
 
 from baton import client as baton
+from baton.agents import DEFAULT_AGENTS_FILE
 from baton.contracts import PipelineInput, StageSpec
 from baton.embedded import dev_server_argv
 from baton.temporal import data_converter
-from baton.agents import DEFAULT_AGENTS_FILE
 from tests.conftest import spawn_worker
 from tests.llm_server import Reply
 from tests.test_pipeline_logic import until
@@ -112,6 +112,7 @@ async def test_the_temporal_server_restarted_mid_run_loses_nothing(llm, task_que
             await stop(worker)
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     # The research call's answer may have been lost with the server (then the call is
     # retried after its heartbeat timeout): either way the run went on to the end.
     assert set(result.outputs) == {"research", "draft"}

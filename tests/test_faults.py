@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from temporalio.api.enums.v1 import EventType
 
 from baton import client as baton

@@ -18,7 +18,7 @@ PATCH = "final-polish"
 class PatchedPipeline(PipelineWorkflow):
     @workflow.run
     async def run(self, inp: PipelineInput) -> PipelineResult:
-        result = await super().run(inp)
+        await super().run(inp)
         if workflow.patched(PATCH):  # runs started before the change replay without it
             await self.polish(inp)
         return self.result()
