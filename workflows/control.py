@@ -145,7 +145,7 @@ class ControlPlane:
         # The workflow meter records on real executions only, never on replay.
         seconds = (workflow.now() - began).total_seconds()
         workflow.metric_meter().create_histogram_float(
-            "baton_human_wait_seconds", "Time runs waited for a person, by pattern and kind (review, pause)", "s"
+            "baton_human_wait_seconds", "Time runs waited for a person, by pattern and kind (review, pause, budget)", "s"
         ).record(seconds, {"pattern": self.pattern, "kind": kind})
 
     # ------------------------------------------------------------ review gates
