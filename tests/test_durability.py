@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -19,15 +18,9 @@ from baton.agents import DEFAULT_AGENTS_FILE
 from baton.contracts import PipelineInput, StageSpec
 from baton.embedded import dev_server_argv
 from baton.temporal import data_converter
-from tests.conftest import spawn_worker
+from tests.conftest import free_port, spawn_worker
 from tests.llm_server import Reply
 from tests.test_pipeline_logic import until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:

@@ -6,17 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 from tests.llm_server import ScriptedLLM
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def starter(*args: str, env: dict[str, str]) -> tuple[int, str]:

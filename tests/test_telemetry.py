@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import re
-import socket
 import urllib.request
 import uuid
 from collections import Counter
@@ -23,15 +22,9 @@ from baton.contracts import PipelineInput, StageSpec
 from baton.logs import configure_logging
 from baton.telemetry import interceptor
 from baton.temporal import connect
-from tests.conftest import address_of, real_worker
+from tests.conftest import address_of, free_port, real_worker
 from tests.llm_server import Reply
 from tests.test_pipeline_logic import until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scrape(port: int) -> str:

@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import uuid
 from pathlib import Path
 
@@ -21,14 +20,8 @@ from baton import client as baton
 from baton import search
 from baton.contracts import PipelineInput, StageSpec
 from baton.temporal import web_ui_url
-from tests.conftest import TEMPORAL_CLI, real_worker
+from tests.conftest import TEMPORAL_CLI, free_port, real_worker
 from tests.test_pipeline_logic import until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def listed(client: Client, query: str, expect: int = 1, timeout: float = 10) -> list[str]:
