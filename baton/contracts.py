@@ -273,6 +273,18 @@ class StageStatus(Contract):
     error: str | None = None
 
 
+MAX_ROWS = 30  # past this many steps, a table of them shows only the notable ones
+NOTABLE_STATES = ("running", "awaiting_review", "failed")
+
+
+def rows_to_show(stages: list[StageStatus]) -> list[StageStatus]:
+    """The steps a table of a run shows (Web UI details, watch): all of them, or past
+    ``MAX_ROWS`` only what is moving or stuck, so the table does not grow with the run."""
+    if len(stages) <= MAX_ROWS:
+        return stages
+    return [s for s in stages if s.state in NOTABLE_STATES][:MAX_ROWS]
+
+
 class SnapshotInfo(Contract):
     """One checkpoint of a run's state: before a step starts, or after it is done."""
 

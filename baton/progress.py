@@ -12,11 +12,9 @@ from rich.table import Table
 from temporalio.client import Client
 
 from baton import client as baton
-from baton.contracts import Status
+from baton.contracts import MAX_ROWS, Status, rows_to_show
 
 TERMINAL = ("completed", "failed", "cancelled")
-MAX_ROWS = 30  # past this many steps, only the notable ones get a row
-NOTABLE = ("running", "awaiting_review", "failed")
 STYLES = {"pending": "dim", "running": "bold yellow", "awaiting_review": "bold magenta", "done": "green"}
 
 
@@ -46,9 +44,7 @@ def render(workflow_id: str, status: Status) -> Table:
                         f"{spend(status)}" + (f"\n{bar}" if bar else ""))
     for column in ("stage", "agent", "state", "model", "runs"):
         table.add_column(column)
-    shown = status.stages
-    if len(shown) > MAX_ROWS:  # a wide fan-out: what is moving or stuck; the bar has the counts
-        shown = [s for s in shown if s.state in NOTABLE][:MAX_ROWS]
+    shown = rows_to_show(status.stages)  # a wide fan-out: what is moving or stuck; the bar has the counts
     for stage in shown:
         table.add_row(stage.name, stage.agent, f"[{STYLES.get(stage.state, '')}]{stage.state}", stage.model or "", str(stage.runs))
     hidden = len(status.stages) - len(shown)

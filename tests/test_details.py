@@ -3,8 +3,8 @@ notable steps for large ones (its cost must not grow with the run)."""
 
 from __future__ import annotations
 
-from baton.contracts import StageStatus, Usage
-from workflows.details import MAX_ROWS, render_details
+from baton.contracts import MAX_ROWS, StageStatus, Usage
+from workflows.details import render_details
 
 
 def rows(states: list[str]) -> list[StageStatus]:

@@ -7,11 +7,9 @@ of its 1,000 changes: 12% of the worker's time in the throughput benchmark)."""
 
 from __future__ import annotations
 
-from baton.contracts import StageStatus, Usage
+from baton.contracts import MAX_ROWS, StageStatus, Usage, rows_to_show
 
 STATE_ICONS = {"pending": "⏳", "running": "▶️", "awaiting_review": "✋", "done": "✅"}
-MAX_ROWS = 30
-NOTABLE = ("running", "awaiting_review", "failed")
 
 
 def render_details(pattern: str, state: str, stages: list[StageStatus], usage: Usage, info: dict | None = None) -> str:
@@ -20,13 +18,12 @@ def render_details(pattern: str, state: str, stages: list[StageStatus], usage: U
     lines = [f"**{pattern}** · {state} · {usage.total_tokens} tokens{cost}" + (f" · {counts}" if counts else "")]
     if not stages:
         return lines[0]
-    shown = stages
+    shown = rows_to_show(stages)
     if len(stages) > MAX_ROWS:
         by_state: dict[str, int] = {}
         for s in stages:
             by_state[s.state] = by_state.get(s.state, 0) + 1
         lines.append("\n" + " · ".join(f"{STATE_ICONS.get(k, '')} {k} {n}" for k, n in by_state.items()) + f" (of {len(stages)})")
-        shown = [s for s in stages if s.state in NOTABLE][:MAX_ROWS]
         if not shown:
             return "\n".join(lines)
     lines += [
