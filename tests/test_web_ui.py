@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -48,6 +49,12 @@ async def test_runs_are_filterable_by_pattern_and_live_state(dev_env, llm, task_
         await baton.wait_result(client, handle.id)
         assert await listed(client, f"{mine} AND BatonState = 'completed'") == [handle.id]
     assert [w.id async for w in client.list_workflows(f"{mine} AND BatonState = 'awaiting_review'")] == []
+    # One upsert per change of state, none repeated while the state stays the same.
+    events = [e async for e in client.get_workflow_handle(handle.id).fetch_history_events()]
+    upserts = [e for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+    states = [client.data_converter.payload_converter.from_payload(
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields["BatonState"], str) for e in upserts]
+    assert states == ["running", "awaiting_review", "running", "completed"]
 
 
 async def test_a_cluster_without_the_attributes_still_runs_the_pattern(llm, task_queue):

@@ -24,6 +24,7 @@ from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from baton import search
     from baton.contracts import (
         PRIORITY_KEYS,
         AgentRequest,
@@ -46,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         ToolSpec,
         Usage,
     )
-    from baton import search
     from workflows.details import render_details
 
 
@@ -118,7 +118,6 @@ class ControlPlane:
         self._error: str | None = None
         self.memory = RunMemory()
         self.info: dict = {}  # pattern-specific status (route, plan, round…)
-        self._indexed_state: str | None = None  # the BatonState search attribute, as last set
         self._limits = RunInput()  # the budget (RunInput's fields); set by ends_of_run
         self._budget_wait: str | None = None  # why the run waits for a person to raise its budget
 
@@ -566,7 +565,7 @@ class ControlPlane:
         # Only runs started with BatonPattern set (baton.start on a server that has the
         # attributes registered) keep BatonState current: upserting an unregistered
         # attribute would fail the workflow task, and older runs' histories replay unchanged.
-        if state == self._indexed_state or workflow.info().typed_search_attributes.get(search.PATTERN) is None:
+        indexed = workflow.info().typed_search_attributes  # kept current by every upsert
+        if indexed.get(search.PATTERN) is None or indexed.get(search.STATE) == state:
             return
-        self._indexed_state = state
         workflow.upsert_search_attributes([search.STATE.value_set(state)])
