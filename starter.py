@@ -29,7 +29,7 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowHistory
 
 from baton import client as baton
-from baton import embedded
+from baton import embedded, telemetry
 from baton.content import content_pipeline
 from baton.contracts import PipelineInput, StageSpec
 from baton.logs import configure_logging
@@ -285,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     code = main()
+    telemetry.flush()  # os._exit below skips the exporter's own exit hook
     # Skip interpreter teardown: the Temporal client's Rust threads can abort a
     # finalizing interpreter (temporalio/sdk-python#300), turning success into SIGABRT.
     sys.stdout.flush()

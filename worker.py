@@ -26,6 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import AgentActivities, make_openai_client
 from activities.artifacts import ArtifactStore, artifacts_dir
 from activities.breaker import BreakerBoard
+from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
@@ -96,6 +97,7 @@ async def run_worker(env: Mapping[str, str] = os.environ) -> None:
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing agent calls in flight")
+    telemetry.flush()
     log.info("worker stopped")
 
 

@@ -9,7 +9,8 @@
   OTLP/HTTP. Workflow spans are created only on a real execution, never again
   when a workflow replays.
 
-Both are set up once per process, before the client connects.
+Both are set up once per process, before the client connects; ``flush()``
+sends the spans still batched when the process ends (worker.py, starter.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from temporalio.client import Interceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 _runtime: Runtime | None = None
+_tracer_provider = None  # opentelemetry TracerProvider, made on first use
 
 # Baton's histograms in their own units (the SDK's defaults are milliseconds).
 HISTOGRAM_BUCKETS = {
@@ -52,9 +54,19 @@ def tracing_interceptors(env: Mapping[str, str] = os.environ) -> list[Intercepto
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME", "baton")}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # reads the OTEL_EXPORTER_OTLP_* variables
-    return [interceptor(provider)]
+    global _tracer_provider
+    if _tracer_provider is None:  # one per process: its batch exporter is flushed once, at exit
+        _tracer_provider = TracerProvider(resource=Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME", "baton")}))
+        _tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # reads the OTEL_EXPORTER_OTLP_* variables
+    return [interceptor(_tracer_provider)]
+
+
+def flush() -> None:
+    """Send the spans still batched; a process calls it before it exits."""
+    global _tracer_provider
+    if _tracer_provider is not None:
+        _tracer_provider.shutdown()
+        _tracer_provider = None
 
 
 def interceptor(provider) -> Interceptor:

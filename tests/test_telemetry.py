@@ -11,6 +11,8 @@ import urllib.request
 import uuid
 from collections import Counter
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,6 +20,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from baton import client as baton
+from baton import telemetry
 from baton.contracts import PipelineInput, StageSpec
 from baton.logs import configure_logging
 from baton.telemetry import interceptor
@@ -116,3 +119,23 @@ async def test_log_lines_name_the_run_and_call_and_are_not_repeated_on_replay(de
                and line["agent"] for line in finished)
     [failed] = [line for line in mine if line["event"] == "agent call failed"]
     assert failed["outcome"] == "failed" and failed["model"] == "flaky-model" and "404" in failed["error"]
+
+
+async def test_one_tracer_provider_per_process_whose_spans_reach_the_collector_at_exit(monkeypatch):
+    received: list[str] = []
+
+    async def collect(request: web.Request) -> web.Response:
+        received.append(request.path)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", collect)
+    async with TestServer(app) as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", str(collector.make_url("")).rstrip("/"))
+        monkeypatch.setattr(telemetry, "_tracer_provider", None)
+        first, second = telemetry.tracing_interceptors(), telemetry.tracing_interceptors()
+        provider = telemetry._tracer_provider
+        assert provider is not None and len(first) == len(second) == 1
+        provider.get_tracer("test").start_span("agent call").end()  # batched, not yet sent
+        await asyncio.to_thread(telemetry.flush)  # what the worker and starter.py do before exiting
+    assert received == ["/v1/traces"] and telemetry._tracer_provider is None
