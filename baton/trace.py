@@ -235,7 +235,7 @@ def _named_step(args: list[Any]) -> str | None:
 
 
 def _edges(trace: RunTrace) -> list[Edge]:
-    """A call that saw a step's output follows that step; child runs follow their parent."""
+    """A call that saw a step's output follows that step (child runs are in ``child_runs``)."""
     seen: dict[tuple[str, str], None] = {}
     for call in trace.calls:
         for source in call.context:

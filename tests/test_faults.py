@@ -3,8 +3,6 @@ should and the history shows what happened."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from temporalio.api.enums.v1 import EventType
 
@@ -12,15 +10,13 @@ from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import real_worker
 from tests.llm_server import Reply
+from tests.test_integration import history_events, pipeline, run_pipeline
 
 
 async def run_one(dev_env, llm, task_queue, agent: str = "writer"):
     """A one-stage pipeline ('draft' by ``agent``): its result and the history's started events."""
-    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent=agent)])
-    async with real_worker(dev_env.client, llm, task_queue):
-        handle = await baton.start(dev_env.client, inp, workflow_id=f"fault-{uuid.uuid4().hex[:6]}", queue=task_queue)
-        result = await baton.wait_result(dev_env.client, handle.id)
-    events = [e async for e in dev_env.client.get_workflow_handle(handle.id).fetch_history_events()]
+    workflow_id, result, _ = await run_pipeline(dev_env, llm, task_queue, pipeline(("draft", agent)))
+    events = await history_events(dev_env.client, workflow_id)
     started = [e.activity_task_started_event_attributes for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
     return result, started
 

@@ -13,6 +13,7 @@ import pytest
 
 from baton import client as baton
 from baton.logs import configure_logging
+from baton.trace import RunTrace
 from tests.conftest import real_worker
 from tests.llm_server import Reply
 
@@ -20,13 +21,9 @@ CANARY = f"sk-canary-{uuid.uuid4().hex}"
 ECHO = json.dumps({"error": {"message": f"Incorrect API key provided: {CANARY}"}})
 
 
-async def every_run(client, workflow_id: str) -> list[str]:
-    """The run's id and its children's, recursively, from the histories."""
-    ids = [workflow_id]
-    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
-        if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
-            ids += await every_run(client, event.start_child_workflow_execution_initiated_event_attributes.workflow_id)
-    return ids
+def every_run(trace: RunTrace) -> list[str]:
+    """The run's id and its children's, recursively (the trace follows child runs)."""
+    return [trace.workflow_id, *(run for child in trace.children for run in every_run(child))]
 
 
 async def test_a_canary_key_appears_in_no_history_memo_search_attribute_or_log(dev_env, llm, task_queue):
@@ -57,7 +54,7 @@ async def test_a_canary_key_appears_in_no_history_memo_search_attribute_or_log(d
     assert all(r.authorization == f"Bearer {CANARY}" for r in llm.requests)
     scanned = 0
     for workflow_id in ids:
-        for run_id in await every_run(client, workflow_id):
+        for run_id in every_run(await baton.trace(client, workflow_id)):
             history = await client.get_workflow_handle(run_id).fetch_history()
             described = await client.get_workflow_handle(run_id).describe()
             for text in (history.to_json(), str(await described.memo()), str(described.typed_search_attributes)):
