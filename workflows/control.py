@@ -119,7 +119,6 @@ class ControlPlane:
         self.memory = RunMemory()
         self.info: dict = {}  # pattern-specific status (route, plan, round…)
         self._limits = RunInput()  # the budget (RunInput's fields); set by ends_of_run
-        self._budget_wait: str | None = None  # why the run waits for a person to raise its budget
 
     # ------------------------------------------------------------ pause / resume
 
@@ -299,13 +298,11 @@ class ControlPlane:
         if self._limits.on_budget == "stop":
             raise ApplicationError(f"budget exceeded: {reason}; no new agent call was started", type=BUDGET_EXCEEDED,
                                    non_retryable=True)
-        self._budget_wait = reason
-        self.info["budget"] = f"{reason}: raise it with the raise_budget update"
+        self.info["budget"] = f"{reason}: raise it with the raise_budget update"  # also: the run waits (run_state)
         self._publish()
         began = workflow.now()
         await workflow.wait_condition(lambda: self.over_budget() is None)
-        self._budget_wait = None
-        self.info.pop("budget", None)
+        del self.info["budget"]
         self._record_human_wait("budget", began)
         self._publish()
 
@@ -531,7 +528,7 @@ class ControlPlane:
     def run_state(self) -> RunState:
         if self._state != "running":
             return self._state
-        if self._awaiting is not None or self._budget_wait is not None:
+        if self._awaiting is not None or "budget" in self.info:
             return "awaiting_review"
         if self._paused:
             return "paused"
@@ -551,7 +548,7 @@ class ControlPlane:
             started_at=started,
             usage=self._usage,
             stages=list(self._stages.values()),
-            awaiting_review=self._awaiting or ("budget" if self._budget_wait else None),
+            awaiting_review=self._awaiting or ("budget" if "budget" in self.info else None),
             error=self._error,
             info=dict(self.info),
         )
