@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baton.agents import REPO_ROOT
+from baton.search import create_flags as search_create_flags
 from baton.search import dev_server_flags
 
 LOCAL_MODEL_PACKAGES = ["llama-cpp-python[server]==0.3.36"]
@@ -97,6 +98,19 @@ def dev_server_argv(port: int, ui_port: int, db: Path) -> list[str]:
             "--db-filename", str(db), "--namespace", "default", "--log-level", "warn", *pragmas, *dev_server_flags()]
 
 
+def register_search_attributes(address: str, say: Say, tries: int = 20) -> None:
+    """Baton's search attributes on the embedded server. ``start-dev --search-attribute``
+    registers them only when it creates its database, so a data folder from before
+    they existed (or a server already running) gets them here; adding them again is a no-op."""
+    argv = [temporal_cli(), "operator", "search-attribute", "create", "--address", address, *search_create_flags()]
+    for _ in range(tries):  # the port opens a moment before the server answers
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if done.returncode == 0:
+            return
+        time.sleep(0.5)
+    say(f"could not register Baton's search attributes (runs work, unindexed): {(done.stderr or done.stdout).strip()[-300:]}")
+
+
 def ensure_dev_server(say: Say) -> str:
     """The address of a Temporal server: TEMPORAL_ADDRESS's, or the embedded one."""
     if os.environ.get("TEMPORAL_ADDRESS"):
@@ -111,6 +125,7 @@ def ensure_dev_server(say: Say) -> str:
         say(f"Starting the Temporal dev server on {address} (data: {folder / 'temporal.db'}, Web UI: http://localhost:{ui_port})")
         _spawn("temporal", dev_server_argv(port, ui_port, folder / "temporal.db"))
         _wait_until(lambda: port_open("127.0.0.1", port), 60, "the Temporal dev server", folder / "temporal.log")
+    register_search_attributes(address, say)
     os.environ["TEMPORAL_ADDRESS"] = address
     os.environ.setdefault("BATON_UI_URL", f"http://localhost:{ui_port}")
     return address

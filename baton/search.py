@@ -1,8 +1,9 @@
 """Baton's custom search attributes: filter runs in the Web UI and with
 ``temporal workflow list --query "BatonPattern = 'fan-out' AND BatonState = 'awaiting_review'"``.
 
-The embedded dev server registers them at start; on another cluster register
-them once (``temporal operator search-attribute create``, docs/observability.md).
+The embedded dev server registers them at start (and ``starter.py run`` adds them
+to a server whose database predates them); on another cluster register them
+once (``temporal operator search-attribute create``, docs/observability.md).
 The client sets the pattern when it starts a run; a run started that way also
 keeps ``BatonState`` current. Pure (temporalio.common only): workflows import it.
 """
@@ -20,3 +21,8 @@ ATTRIBUTES = (PATTERN, STATE)
 def dev_server_flags() -> list[str]:
     """``temporal server start-dev`` arguments that register every attribute."""
     return [arg for key in ATTRIBUTES for arg in ("--search-attribute", f"{key.name}=Keyword")]
+
+
+def create_flags() -> list[str]:
+    """``temporal operator search-attribute create`` arguments for every attribute."""
+    return [arg for key in ATTRIBUTES for arg in ("--name", key.name, "--type", "Keyword")]

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from baton import client as baton
 from baton import search
 from baton.contracts import PipelineInput, StageSpec
+from baton.embedded import register_search_attributes
 from baton.temporal import web_ui_url
 from tests.conftest import TEMPORAL_CLI, free_port, real_worker
 from tests.test_pipeline_logic import until
@@ -125,3 +126,19 @@ async def test_the_web_ui_shows_a_finished_runs_summary_and_current_details(llm,
     # The current details' table: one row per stage, with its agent and model.
     assert re.search(r"draft\s+writer\s+\S*\s*done\s*test-model\s*1", body), body
     assert (ARTIFACTS / "web-ui-finished-pipeline.png").stat().st_size > 10_000
+
+
+async def test_a_server_whose_database_predates_the_attributes_gets_them_from_the_embedded_setup(llm, task_queue):
+    # start-dev registers --search-attribute only when it creates its database.
+    async with await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error",
+                                                     data_converter=pydantic_data_converter) as old:
+        address = old.client.service_client.config.target_host
+        said: list[str] = []
+        await asyncio.to_thread(register_search_attributes, address, said.append)
+        assert said == []  # nothing to report: registered
+        client = old.client
+        async with real_worker(client, llm, task_queue):
+            handle = await baton.start(client, PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")]),
+                                       queue=task_queue)
+            await baton.wait_result(client, handle.id)
+        assert await listed(client, f"WorkflowId = '{handle.id}' AND BatonPattern = 'pipeline' AND BatonState = 'completed'") == [handle.id]
