@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities import make_openai_client
 from baton import search
+from baton.embedded import dynamic_config_flags
 from baton.agents import AgentRegistry, load_agents
 from tests.llm_server import ScriptedLLM
 from worker import build_worker, workflow_runner
@@ -43,6 +44,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
         search_attributes=search.ATTRIBUTES,  # as the embedded server registers them
+        dev_server_extra_args=dynamic_config_flags(),  # and tuned as it is
     )
     yield env
     await env.shutdown()
