@@ -30,7 +30,7 @@ from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 
 log = structlog.get_logger("baton.worker")
 

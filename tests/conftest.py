@@ -128,7 +128,7 @@ async def fake_worker(skip_env: WorkflowEnvironment, task_queue: str):
     """Every Baton workflow on the time-skipping server, with fake activities.
     Yields ``(fakes, start)``; ``start(workflow_name, input)`` returns a handle."""
     from tests.fakes import FakeAgents
-    from workflows import ALL_WORKFLOWS
+    from workflows.registry import ALL_WORKFLOWS
 
     fakes = FakeAgents()
     async with Worker(skip_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS,

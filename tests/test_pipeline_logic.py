@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from baton.contracts import FeedbackRequest, PipelineInput, PipelineResult, RewindRequest, StageSpec, Status
 from tests.fakes import FakeAgents
 from worker import workflow_runner
-from workflows import PipelineWorkflow
+from workflows.pipeline import PipelineWorkflow
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from temporalio.worker import Replayer
 import starter
 from baton.patterns import PATTERNS
 from worker import workflow_runner
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

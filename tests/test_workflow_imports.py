@@ -1,0 +1,26 @@
+"""The sandbox imports a run's workflow module afresh for every new run: importing
+one pattern must not import the others (it made each new run cost ~50 ms of CPU)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from workflows.registry import ALL_WORKFLOWS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def modules_loaded_by(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('workflows')))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_a_pattern_module_imports_no_other_pattern() -> None:
+    patterns = {workflow.__module__ for workflow in ALL_WORKFLOWS}
+    assert "workflows.pipeline" in patterns and "workflows.fanout" in patterns
+    loaded = modules_loaded_by("workflows.pipeline")
+    assert "workflows.pipeline" in loaded
+    assert not (loaded & patterns) - {"workflows.pipeline"}, loaded
