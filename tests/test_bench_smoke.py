@@ -24,3 +24,28 @@ def test_bench_smoke_prints_every_row(tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| measure")]
     assert [next(name for name in ROWS if row.startswith(f"| {name}")) for row in rows] == ROWS
     assert all(row.rstrip(" |").endswith(("PASS", "FAIL", "—")) for row in rows)
+
+
+def run_module(module: str, *args: str) -> str:
+    run = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=230)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run.stdout
+
+
+@pytest.mark.timeout(240)
+def test_dispatch_diagnostic_splits_baton_and_floor_steps():
+    lines = run_module("bench.dispatch", "--floor").splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "baton run 1", "baton run 2", "baton run 3",
+        "floor run 1 (no-op activity)", "floor run 2 (no-op activity)", "floor run 3 (no-op activity)"]
+    for line in lines:
+        parts = dict(part.rsplit(" ", 2)[:2] for part in line.split(": ", 1)[1].split(", "))
+        assert set(parts) == {"agent call", "task dispatch", "task processing", "step"}
+        assert all(float(ms) > 0 for ms in parts.values())
+
+
+@pytest.mark.timeout(240)
+def test_waves_diagnostic_reports_each_fan_out_run():
+    lines = run_module("bench.waves").splitlines()
+    assert [line.split(":")[0] for line in lines] == ["run 1", "run 2"]
+    assert all("first call scheduled at" in line and "restart lag p50" in line for line in lines)
