@@ -20,8 +20,8 @@ from temporalio.worker import Worker
 
 from activities import make_openai_client
 from baton import search
-from baton.embedded import dynamic_config_flags
 from baton.agents import AgentRegistry, load_agents
+from baton.embedded import dynamic_config_flags
 from tests.llm_server import ScriptedLLM
 from worker import build_worker, workflow_runner
 
