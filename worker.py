@@ -59,8 +59,8 @@ def build_worker(
         max_activities_per_second=_rate(env, "BATON_AGENT_CALLS_PER_SECOND"),
         max_task_queue_activities_per_second=_rate(env, "BATON_QUEUE_AGENT_CALLS_PER_SECOND"),
         # Runs kept in memory between their tasks; one evicted is replayed from its
-        # history when it next wakes. 500 instead of the SDK's 1,000 keeps a worker
-        # with 1,000 runs waiting for people at about 330 MB instead of 400 MB.
+        # history when it next wakes. 500 instead of the SDK's 1,000 kept a worker
+        # with 1,000 runs waiting for people at 280 MB instead of ~400 MB (BENCHMARKS.md).
         max_cached_workflows=int(env.get("BATON_MAX_CACHED_WORKFLOWS", "500")),
         graceful_shutdown_timeout=timedelta(seconds=float(env.get("BATON_SHUTDOWN_GRACE_SECONDS", "30"))),
         workflow_runner=workflow_runner(),

@@ -64,10 +64,10 @@ async def per_step_overhead(stack: Stack, sizes: Sizes) -> Row:
     first, later = [await _step_times(stack, await run_pipeline(stack, sizes.pipeline_stages)) for _ in range(2)]
     (floor_id,) = await run_floor(stack, sizes.pipeline_stages, runs=1)
     floor = await _step_times(stack, floor_id)
-    p50, p95 = statistics.median(later), _percentile(later, 95)
+    p50, p95 = statistics.median(later), percentile(later, 95)
     return Row(f"per-step overhead ({sizes.pipeline_stages}-stage pipeline, 0 s agents)",
                f"p50 {p50:.1f} ms, p95 {p95:.1f} ms per stage (first run on a fresh worker: p50 {statistics.median(first):.1f}, "
-               f"p95 {_percentile(first, 95):.1f}; plain-SDK floor, no-op activities: p50 {statistics.median(floor):.1f})",
+               f"p95 {percentile(first, 95):.1f}; plain-SDK floor, no-op activities: p50 {statistics.median(floor):.1f})",
                "p50 ≤ 20 ms, p95 ≤ 50 ms", p50 <= 20 and p95 <= 50)
 
 
@@ -203,6 +203,6 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no RSS for process {pid}")
 
 
-def _percentile(values: list[float], percent: int) -> float:
+def percentile(values: list[float], percent: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(percent / 100 * len(ordered)) - 1)]

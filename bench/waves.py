@@ -11,6 +11,7 @@ The diagnostic behind the fan-out row of BENCHMARKS.md.
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 
 from temporalio.api.enums.v1 import EventType
@@ -40,7 +41,7 @@ async def wave_breakdown(stack: Stack, workflow_id: str) -> str:
     tasks = sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
     return (f"first call scheduled at {scheduled[0]:.0f} ms; call overhead p50 {statistics.median(call_overhead):.0f} ms "
             f"(max {max(call_overhead):.0f}); restart lag p50 {statistics.median(restart_lag):.0f} ms "
-            f"(p95 {measures._percentile(restart_lag, 95):.0f}); {tasks} workflow tasks")
+            f"(p95 {measures.percentile(restart_lag, 95):.0f}); {tasks} workflow tasks")
 
 
 async def main() -> None:
@@ -51,7 +52,7 @@ async def main() -> None:
         tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(AGENTS)]
         for run in (1, 2):
             wall, workflow_id = await measures.run_and_time(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=PARALLEL, synthesizer=None))
-            limit = -(-AGENTS // PARALLEL) * LATENCY
+            limit = math.ceil(AGENTS / PARALLEL) * LATENCY
             print(f"run {run}: {wall:.2f} s ÷ {limit:.2f} s = {wall / limit:.3f}; {await wave_breakdown(stack, workflow_id)}", flush=True)
     finally:
         await stack.stop()

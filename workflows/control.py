@@ -471,13 +471,12 @@ class ControlPlane:
     # ------------------------------------------------------------ ends of a run
 
     @contextlib.contextmanager
-    def ends_of_run(self, inp: RunInput | None = None) -> Iterator[None]:
+    def ends_of_run(self, inp: RunInput) -> Iterator[None]:
         """Wrap a pattern's body: a failure ends the run naming its step (and a child
         run's cause), a cancel keeps partial outputs, the end marks it completed.
         Continue-as-new passes through untouched. ``inp``: the run's input, whose
         budget the control plane enforces."""
-        if inp is not None:
-            self.apply_budget(inp)
+        self.apply_budget(inp)
         try:
             yield
         except ApplicationError as err:
