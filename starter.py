@@ -4,13 +4,14 @@
     python starter.py start [--type PATTERN] --input '{"goal": "...", ...}' [--watch]
     python starter.py content "TOPIC" [--auto STAGE,...] [--watch]   # the content pipeline
     python starter.py status|watch|result|pause|resume|cancel ID
-    python starter.py approve ID [--stage S]
+    python starter.py approve ID [--stage S] [--run N]
     python starter.py feedback ID "text" [--stage S]
     python starter.py rewind ID STAGE
     python starter.py raise-budget ID [--tokens N] [--cost USD]
     python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
     python starter.py snapshots list ID ; python starter.py snapshots diff ID A B
     python starter.py replay [--query Q] [--limit N] [--file HISTORY.json ...]   # before a deploy
+    python starter.py schema [PATTERN]          # JSON Schemas of a pattern's contracts, for other languages
     python starter.py down                      # stop the embedded servers
 
 It talks to the Temporal server in TEMPORAL_ADDRESS (default localhost:7233).
@@ -33,7 +34,7 @@ from baton import embedded, telemetry
 from baton.content import content_pipeline
 from baton.contracts import PipelineInput, StageSpec
 from baton.logs import configure_logging
-from baton.patterns import PATTERNS
+from baton.patterns import PATTERNS, find_pattern
 from baton.progress import watch
 from baton.temporal import connect, data_converter, web_ui_url
 from baton.trace import build_trace, history_from_file
@@ -152,11 +153,13 @@ async def replay_runs(args: argparse.Namespace) -> int:
     else:
         source = replay.from_server(await connect(), args.query, args.limit)
     outcomes = await replay.replay(source)
-    for outcome in outcomes:
+    for position, outcome in enumerate(outcomes):
         verdict = "[green]ok[/]" if outcome.error is None else f"[red]NON-DETERMINISTIC[/] {outcome.error}"
-        console.print(f"{outcome.workflow_id} {outcome.run_id[:8]} {verdict}", highlight=False, soft_wrap=True)
+        # A history file holds no workflow id: name the file it came from.
+        name = f"{args.file[position]} (run {outcome.run_id[:8]})" if args.file else f"{outcome.workflow_id} {outcome.run_id[:8]}"
+        console.print(f"{name} {verdict}", highlight=False, soft_wrap=True)
     failed = sum(o.error is not None for o in outcomes)
-    say(f"{len(outcomes)} runs replayed against the current code, {failed} failed")
+    say(f"{len(outcomes)} run{'' if len(outcomes) == 1 else 's'} replayed against the current code, {failed} failed")
     return 1 if failed else 0
 
 
@@ -187,7 +190,7 @@ async def steer(args: argparse.Namespace) -> int:
         case "resume":
             await baton.resume(temporal, args.id)
         case "approve":
-            await baton.approve(temporal, args.id, args.stage)
+            print_json(await baton.approve(temporal, args.id, args.stage, args.run))
         case "feedback":
             print_json(await baton.feedback(temporal, args.id, args.text, args.stage))
         case "rewind":
@@ -229,6 +232,7 @@ def parser() -> argparse.ArgumentParser:
     approve = sub.add_parser("approve", help="approve the stage awaiting review")
     approve.add_argument("id")
     approve.add_argument("--stage")
+    approve.add_argument("--run", type=int, help="approve only this run of the stage (status: stages[].runs)")
     feedback = sub.add_parser("feedback", help="re-run a stage with feedback")
     feedback.add_argument("id")
     feedback.add_argument("text")
@@ -256,8 +260,25 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--query", help="a visibility query (default: every Baton pattern's runs)")
     replay.add_argument("--limit", type=int, default=50, help="newest runs to replay (default 50)")
     replay.add_argument("--file", nargs="+", help="history files from `temporal workflow show --output json` instead")
+    schema = sub.add_parser("schema", help="the JSON Schema of a pattern's input, result, signals, updates and queries "
+                                           "(all patterns without one; docs/schemas/)")
+    schema.add_argument("pattern", nargs="?", help="a short name (fan-out) or a workflow type (FanOutWorkflow)")
     sub.add_parser("down", help="stop the embedded Temporal server and local model")
     return p
+
+
+def print_schema(pattern: str | None) -> int:
+    from baton.contract_schemas import all_schemas, pattern_schema
+
+    if pattern is None:
+        print(json.dumps(all_schemas(), indent=2, sort_keys=True))
+        return 0
+    try:
+        chosen = find_pattern(pattern)
+    except ValueError as err:
+        raise baton.BatonError(str(err)) from None
+    print(json.dumps(pattern_schema(chosen), indent=2, sort_keys=True))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         embedded.stop_services(say)
         return 0
     try:
+        if args.command == "schema":
+            return print_schema(args.pattern)
         if args.command == "run":
             # Worker lines go to a file: the terminal shows the progress table.
             configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "INFO"), fmt="json",

@@ -26,6 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import AgentActivities, make_openai_client
 from activities.artifacts import ArtifactStore, artifacts_dir
 from activities.breaker import BreakerBoard
+from activities.indexing import SearchAttributeCheck
 from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
 from baton.logs import configure_logging
@@ -51,7 +52,7 @@ def build_worker(
         client,
         task_queue=task_queue(env),
         workflows=ALL_WORKFLOWS,
-        activities=[agents.run_agent, agents.resolve_agents],
+        activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered],
         # One slot per concurrent LLM call this worker may make.
         max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
         # Agent calls started per second by this worker, and by all workers of the

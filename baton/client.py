@@ -142,8 +142,11 @@ async def resume(client: Client, workflow_id: str) -> None:
     await _call(client, workflow_id, lambda h: h.signal("resume"))
 
 
-async def approve(client: Client, workflow_id: str, stage: str | None = None) -> None:
-    await _call(client, workflow_id, lambda h: h.signal("approve", ApproveRequest(stage=stage)))
+async def approve(client: Client, workflow_id: str, stage: str | None = None, run: int | None = None) -> SteerAck:
+    """Approve the stage awaiting review (``run``: only that run of it) through the
+    ``approve`` update: an approval that fits nothing raises BatonError saying why."""
+    request = ApproveRequest(stage=stage, run=run)
+    return await _call(client, workflow_id, lambda h: h.execute_update("approve", request, result_type=SteerAck))
 
 
 async def feedback(client: Client, workflow_id: str, text: str, stage: str | None = None) -> SteerAck:

@@ -243,7 +243,18 @@ StageState = Literal["pending", "running", "awaiting_review", "done", "failed", 
 
 
 class ApproveRequest(Contract):
-    stage: str | None = None
+    stage: str | None = Field(default=None, description="The stage awaiting review (default: whichever is)")
+    run: int | None = Field(default=None, ge=1, description="Which run of the stage this approves (status: "
+                            "stages[].runs); an approval of an earlier run approves nothing")
+
+
+class IgnoredSignal(Contract):
+    """A signal the run received and did nothing with, and why."""
+
+    name: str
+    at: datetime
+    reason: str
+    args: Any = None
 
 
 class FeedbackRequest(Contract):
@@ -316,6 +327,7 @@ class Status(Contract):
     awaiting_review: str | None = None
     error: str | None = None
     info: dict[str, Any] = Field(default_factory=dict, description="Pattern-specific: route, plan, round…")
+    ignored_signals: list[IgnoredSignal] = Field(default_factory=list, description="Signals that changed nothing, and why")
 
 
 # --------------------------------------------------------------------------- fan-out

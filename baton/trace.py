@@ -55,7 +55,8 @@ class HumanAction(Contract):
     name: str
     args: list[Any] = Field(default_factory=list)
     identity: str = ""
-    outcome: str | None = Field(default=None, description="An update's result or error")
+    outcome: str | None = Field(default=None, description="An update's result or error; 'ignored: why' for a signal "
+                                "the run did nothing with")
     target: str | None = Field(default=None, description="The step it was about (named, or the one it re-ran)")
 
 
@@ -187,6 +188,11 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             args = await read.plain(attrs.input)
             trace.actions.append(HumanAction(at=at, kind="signal", name=attrs.signal_name, args=args,
                                              identity=attrs.identity, target=_named_step(args)))
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+            memo = event.workflow_properties_modified_event_attributes.upserted_memo.fields
+            if "ignored_signals" in memo:  # the run appends the signal it just ignored
+                ignored = (await read.one(Payloads(payloads=[memo["ignored_signals"]])))[-1]
+                _mark_ignored(trace.actions, ignored["name"], ignored["reason"])
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             attrs = event.workflow_execution_update_accepted_event_attributes
             request_ = attrs.accepted_request
@@ -227,6 +233,14 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
     trace.edges = _edges(trace)
     trace.usage = sum((call.usage for call in trace.calls), Usage())
     return trace
+
+
+def _mark_ignored(actions: list[HumanAction], name: str, reason: str) -> None:
+    """The latest signal of that name not yet marked is the one the run ignored."""
+    for action in reversed(actions):
+        if action.kind == "signal" and action.name == name and action.outcome is None:
+            action.outcome = f"ignored: {reason}"
+            return
 
 
 def _named_step(args: list[Any]) -> str | None:

@@ -128,15 +128,18 @@ async def fake_worker(skip_env: WorkflowEnvironment, task_queue: str):
     """Every Baton workflow on the time-skipping server, with fake activities.
     Yields ``(fakes, start)``; ``start(workflow_name, input)`` returns a handle."""
     from tests.fakes import FakeAgents
+    from workflows.inputs import NO_INPUT
     from workflows.registry import ALL_WORKFLOWS
 
     fakes = FakeAgents()
     async with Worker(skip_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS,
-                      activities=[fakes.run_agent, fakes.resolve_agents], workflow_runner=workflow_runner()):
+                      activities=[fakes.run_agent, fakes.resolve_agents, fakes.search_attributes_registered], workflow_runner=workflow_runner()):
 
-        async def start(workflow: str, inp, result_type=None):
+        async def start(workflow: str, inp=NO_INPUT, result_type=None):
+            """Without ``inp``, the run starts with no input at all."""
             return await skip_env.client.start_workflow(
-                workflow, inp, id=f"{workflow}-{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=result_type
+                workflow, args=[] if inp is NO_INPUT else [inp], id=f"{workflow}-{uuid.uuid4().hex[:8]}",
+                task_queue=task_queue, result_type=result_type
             )
 
         yield fakes, start

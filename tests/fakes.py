@@ -54,6 +54,10 @@ class FakeAgents:
     def stages_called(self) -> list[str]:
         return [c.stage for c in self.calls]
 
+    @activity.defn(name="search_attributes_registered")
+    async def search_attributes_registered(self) -> bool:
+        return False  # the time-skipping server has none of Baton's search attributes
+
     @activity.defn(name="resolve_agents")
     async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
         registry = agent_registry()

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from baton import client as baton
+from baton import search
 from tests.conftest import BIN, REPO_ROOT, address_of, real_worker
 from tests.llm_server import Reply
 
@@ -68,6 +69,13 @@ async def test_readme_temporal_cli_lines_drive_a_pipeline(dev_env, llm):
         await ok(temporal_line("workflow start"), dev_env)
         out = await ok(temporal_line("--name status"), dev_env)
         assert '"state"' in out
+        # Started by the temporal CLI, not baton.client: the run indexed itself.
+        async with asyncio.timeout(10):
+            while "tides-1" not in (out := await ok(temporal_line("workflow list"), dev_env)):
+                await asyncio.sleep(0.2)
+        described = await dev_env.client.get_workflow_handle("tides-1").describe()
+        assert described.typed_search_attributes.get(search.PATTERN) == "pipeline"
+        assert await described.static_summary() == "pipeline: Explain tides"
 
         await ok(temporal_line("--name pause"), dev_env)
         await ok(temporal_line("--name resume"), dev_env)
@@ -81,6 +89,9 @@ async def test_readme_temporal_cli_lines_drive_a_pipeline(dev_env, llm):
         await ok(temporal_line("--name rewind"), dev_env)
         await until_state(dev_env, "tides-1", lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 3)
 
+        # A wrong approval answers the caller and changes nothing.
+        code, out = await sh(temporal_line("--name approve").replace('"draft"', '"research"'), dev_env)
+        assert code != 0 and "stage 'research' is not awaiting review; 'draft' is" in out
         await ok(temporal_line("--name approve"), dev_env)
         out = await ok(temporal_line("workflow result"), dev_env)
         assert "COMPLETED" in out.upper() and "edit" in out
@@ -125,10 +136,10 @@ async def test_readme_starter_lines_drive_a_pipeline(dev_env, llm, tmp_path):
         assert code == 2 and "no snapshot 99; this run has 6" in out
 
         replayed = await ok(f"python starter.py replay --query \"WorkflowId = '{workflow_id}'\"", dev_env)
-        assert f"{workflow_id} " in replayed and "1 runs replayed against the current code, 0 failed" in replayed
+        assert f"{workflow_id} " in replayed and "1 run replayed against the current code, 0 failed" in replayed
 
         timeline = await ok(f"python starter.py trace {workflow_id}", dev_env)
-        assert "person update feedback" in timeline and "person signal approve" in timeline
+        assert "person update feedback" in timeline and "person update approve" in timeline
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ async def fake_env(skip_env: WorkflowEnvironment, task_queue: str) -> AsyncItera
         skip_env.client,
         task_queue=task_queue,
         workflows=[PipelineWorkflow],
-        activities=[fakes.run_agent, fakes.resolve_agents],
+        activities=[fakes.run_agent, fakes.resolve_agents, fakes.search_attributes_registered],
         workflow_runner=workflow_runner(),
     ):
 
@@ -211,12 +211,16 @@ async def test_stage_failure_fails_the_run_with_a_clear_reason(fake_env):
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
     cause = caught.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "RunFailed"
+    assert isinstance(cause, ApplicationError) and cause.type == "AgentFailed"  # the stable type, docs/errors.md
     assert "stage 'risky' (flaky) failed" in cause.message and "backup-model is down" in cause.message
+    assert cause.details[0] == {"pattern": "pipeline", "steps": ["risky"], "cause_type": "AgentFailed"}
     memo = await (await handle.describe()).memo()
     assert memo["partial_outputs"] == {"research": "research v1"}
     final = await status(handle)
     assert final.state == "failed" and "risky" in final.error
+    # The failed stage says so, and why (it used to stay "running" with no error).
+    risky = final.stages[1]
+    assert risky.state == "failed" and "backup-model is down" in risky.error
 
 
 async def test_unknown_agent_fails_fast_with_its_name(fake_env):
@@ -225,7 +229,7 @@ async def test_unknown_agent_fails_fast_with_its_name(fake_env):
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
     cause = caught.value.cause
-    assert "unknown agent 'ghostwriter'" in (str(cause) + str(cause.cause))
+    assert cause.type == "UnknownAgent" and "unknown agent 'ghostwriter'" in cause.message
     assert fakes.calls == []
 
 

@@ -47,7 +47,7 @@ def test_replay_command_names_the_run_the_code_no_longer_matches(tmp_path, capsy
 
     assert starter.main(["replay", "--file", str(good), str(bad)]) == 1
     out = " ".join(capsys.readouterr().out.split())
-    assert f"{good.stem} " in out and "ok" in out
-    assert "changed 0badc0de NON-DETERMINISTIC [TMPRL1100] Nondeterminism error: Activity type" in out
+    assert f"{good} (run " in out and "ok" in out
+    assert f"{bad} (run 0badc0de) NON-DETERMINISTIC [TMPRL1100] Nondeterminism error: Activity type" in out
     assert "old_agent_activity" in out
     assert "2 runs replayed against the current code, 1 failed" in out

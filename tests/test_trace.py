@@ -66,7 +66,7 @@ async def test_trace_of_a_steered_run_with_retries_and_a_fallback(dev_env, llm, 
     assert trace.usage.cost_usd == pytest.approx(sum(c.usage.cost_usd for c in trace.calls))
     # People's actions, in the order they happened, with the step each was about.
     assert [(a.kind, a.name, a.target) for a in trace.actions] == [
-        ("signal", "pause", None), ("signal", "resume", None), ("update", "feedback", "draft"), ("signal", "approve", "draft")]
+        ("signal", "pause", None), ("signal", "resume", None), ("update", "feedback", "draft"), ("update", "approve", "draft")]
     assert trace.actions[2].args[0]["text"] == "Shorter, please" and "rerun_from" in trace.actions[2].outcome
     assert {(e.source, e.target) for e in trace.edges} == {("research", "risky"), ("research", "draft"), ("risky", "draft")}
 

@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from activities import AgentActivities, make_openai_client
+from activities.indexing import SearchAttributeCheck
 from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import agent_registry, worker_env
@@ -40,7 +41,7 @@ async def test_runs_started_after_the_change_take_the_new_path(dev_env, llm, tas
     env = worker_env(llm, task_queue)
     agents = AgentActivities(make_openai_client(env), agent_registry())
     async with Worker(dev_env.client, task_queue=task_queue, workflows=[PatchedPipeline],
-                      activities=[agents.run_agent, agents.resolve_agents], workflow_runner=workflow_runner()):
+                      activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(dev_env.client).registered], workflow_runner=workflow_runner()):
         handle = await baton.start(dev_env.client, PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")]),
                                    queue=task_queue)
         result = await baton.wait_result(dev_env.client, handle.id)

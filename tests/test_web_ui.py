@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+import structlog
+import structlog.testing
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -19,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from baton import client as baton
 from baton import search
-from baton.contracts import PipelineInput, StageSpec
+from baton.contracts import PipelineInput, PipelineResult, StageSpec
 from baton.embedded import register_search_attributes
 from baton.temporal import web_ui_url
 from tests.conftest import TEMPORAL_CLI, free_port, real_worker
@@ -62,11 +64,19 @@ async def test_a_cluster_without_the_attributes_still_runs_the_pattern(llm, task
     async with await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error",
                                                      data_converter=pydantic_data_converter) as bare:
         client = bare.client
-        async with real_worker(client, llm, task_queue):
-            inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")])
-            handle = await baton.start(client, inp, queue=task_queue)
-            result = await baton.wait_result(client, handle.id)
-            assert result.outputs["draft"]
+        with structlog.testing.capture_logs() as logs:
+            async with real_worker(client, llm, task_queue):
+                inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")])
+                handle = await baton.start(client, inp, queue=task_queue)
+                result = await baton.wait_result(client, handle.id)
+                assert result.outputs["draft"]
+                # Runs started as the temporal CLI starts them: they do not index themselves
+                # here (that would fail their workflow tasks), and the worker says why once.
+                for n in range(2):
+                    await client.execute_workflow("PipelineWorkflow", inp, id=f"bare-{n}-{uuid.uuid4().hex[:6]}",
+                                                  task_queue=task_queue, result_type=PipelineResult)
+            warned = [e for e in logs if e["event"].startswith("runs started without BatonPattern stay unindexed")]
+            assert len(warned) == 1 and "temporal operator search-attribute create --name BatonPattern" in warned[0]["event"]
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -6,9 +6,11 @@ stand in for a real edit of workflows/pipeline.py."""
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import PipelineInput, PipelineResult
+    from workflows.inputs import NO_INPUT
     from workflows.pipeline import PipelineWorkflow
 
 PATCH = "final-polish"
@@ -17,10 +19,10 @@ PATCH = "final-polish"
 @workflow.defn(name="PipelineWorkflow")
 class PatchedPipeline(PipelineWorkflow):
     @workflow.run
-    async def run(self, inp: PipelineInput) -> PipelineResult:
-        await super().run(inp)
+    async def run(self, raw: RawValue = NO_INPUT) -> PipelineResult:
+        await super().run(raw)
         if workflow.patched(PATCH):  # runs started before the change replay without it
-            await self.polish(inp)
+            await self.polish(self.inp)
         return self.result()
 
     async def polish(self, inp: PipelineInput) -> None:
@@ -32,7 +34,7 @@ class PatchedPipeline(PipelineWorkflow):
 @workflow.defn(name="PipelineWorkflow")
 class UnguardedPipeline(PatchedPipeline):
     @workflow.run
-    async def run(self, inp: PipelineInput) -> PipelineResult:
-        await PipelineWorkflow.run(self, inp)
-        await self.polish(inp)
+    async def run(self, raw: RawValue = NO_INPUT) -> PipelineResult:
+        await PipelineWorkflow.run(self, raw)
+        await self.polish(self.inp)
         return self.result()

@@ -9,15 +9,18 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue, TypedSearchAttributes
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.control import ControlPlane
+    from workflows.control import ControlPlane, I
+    from workflows.inputs import NO_INPUT
 
 
-class ChildRunsPlane(ControlPlane):
-    def __init__(self) -> None:
-        super().__init__()
+class ChildRunsPlane(ControlPlane[I]):
+    @workflow.init
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
 
     @workflow.signal
@@ -44,9 +47,11 @@ class ChildRunsPlane(ControlPlane):
         """Start a child workflow of another pattern on this task queue and wait for its result."""
         await self.pause_gate()
         await self.budget_gate()
+        indexed = self.child_search_attributes()
         handle = await workflow.start_child_workflow(
             workflow_type, inp, id=child_id, result_type=result_type, static_summary=summary,
             execution_timeout=timedelta(days=30),
+            search_attributes=TypedSearchAttributes(indexed) if indexed else None,
         )
         self._children[child_id] = handle
         try:

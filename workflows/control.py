@@ -17,10 +17,11 @@ import contextlib
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
+from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import Priority, RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ChatTurn,
         ContextItem,
         FeedbackRequest,
+        IgnoredSignal,
         RaiseBudgetRequest,
         ResolveAgentsRequest,
         RewindRequest,
@@ -48,10 +50,27 @@ with workflow.unsafe.imports_passed_through():
         Usage,
     )
     from workflows.details import render_details
+    from workflows.inputs import NO_INPUT, read_input
+
+
+MAX_IGNORED = 20  # ignored signals kept in status and the memo
+
+
+def _plain(value: Any) -> Any:
+    """A decoded signal argument as JSON-able data (it may not be the contract it should be)."""
+    try:
+        return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+    except (ValueError, TypeError, ValidationError):
+        return repr(value)
 
 
 T = TypeVar("T")
+I = TypeVar("I", bound=RunInput)
 BUDGET_EXCEEDED = "BudgetExceeded"
+# Patches (workflow.patched): runs recorded before these changes replay their old commands.
+INDEX_OWN_RUN = "baton-index-own-run"  # a run started without BatonPattern sets it itself
+APPROVALS_BOUND = "baton-approvals-bound"  # approve only what awaits review now; ignored signals kept in the memo
+STEADY_STATES = ("running", "paused", "awaiting_review")
 
 
 @dataclass
@@ -84,11 +103,17 @@ class RunMemory:
     artifacts: dict[str, str] = field(default_factory=dict)  # step -> artifact key of its latest output
 
 
+def root_cause(err: BaseException) -> BaseException:
+    """The error at the bottom of a child workflow or activity failure chain."""
+    while isinstance(err, ChildWorkflowError | ActivityError) and err.cause is not None:
+        err = err.cause
+    return err
+
+
 def root_message(err: BaseException) -> str:
     """The reason at the bottom of a child workflow failure chain."""
-    while isinstance(err, ChildWorkflowError) and err.cause is not None:
-        err = err.cause
-    return getattr(err, "message", None) or str(err)
+    cause = root_cause(err)
+    return getattr(cause, "message", None) or str(cause)
 
 
 def retry_policy(spec: AgentSpec) -> RetryPolicy:
@@ -100,11 +125,15 @@ def retry_policy(spec: AgentSpec) -> RetryPolicy:
     )
 
 
-class ControlPlane:
+class ControlPlane(Generic[I]):
     pattern = "pattern"
     step_noun = "step"  # how messages name a unit of work: stage, task, expert…
+    contract: type[RunInput] = RunInput  # the pattern's input
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        # Read here, before any handler runs: queries and validators may need it.
+        self._input, self._input_problems = read_input(raw, self.contract)
         self._state: RunState = "running"
         self._paused = False
         self._usage = Usage()
@@ -119,6 +148,51 @@ class ControlPlane:
         self.memory = RunMemory()
         self.info: dict = {}  # pattern-specific status (route, plan, round…)
         self._limits = RunInput()  # the budget (RunInput's fields); set by ends_of_run
+        self._ignored: list[IgnoredSignal] = []
+
+    # ------------------------------------------------------------ the run's input
+
+    @property
+    def inp(self) -> I:
+        """The run's input; a run whose input was invalid answers why instead."""
+        if self._input is None:
+            raise ValueError(self._error or "the run has no valid input")
+        return self._input  # type: ignore[return-value]
+
+    async def begin(self) -> I:
+        """First thing in a pattern's run: fail at once on invalid input (type
+        ``InvalidInput``, one line per problem), then make the run findable by its
+        pattern whoever started it. Returns the input."""
+        if self._input_problems:
+            self._error = f"invalid {self.pattern} input:\n" + "\n".join(f"- {p}" for p in self._input_problems)
+            self._state = "failed"
+            self._publish()
+            raise ApplicationError(self._error, {"problems": self._input_problems}, type="InvalidInput",
+                                   non_retryable=True)
+        await self._index_run()
+        return self.inp
+
+    async def _index_run(self) -> None:
+        """Set BatonPattern / BatonState on a run started without them (the temporal
+        CLI, another SDK), when the namespace has them registered: upserting an
+        unknown attribute would fail the workflow task."""
+        indexed = workflow.info().typed_search_attributes
+        if indexed.get(search.PATTERN) is not None or not workflow.patched(INDEX_OWN_RUN):
+            return
+        # A parent run that is indexed passes BatonState to its children: the namespace has them.
+        registered = indexed.get(search.STATE) is not None or await workflow.execute_local_activity(
+            "search_attributes_registered", result_type=bool, start_to_close_timeout=timedelta(seconds=10))
+        if registered:
+            workflow.upsert_search_attributes([search.PATTERN.value_set(self.pattern),
+                                               search.STATE.value_set(self.run_state())])
+
+    def child_search_attributes(self) -> list:
+        """What a child run is started with: BatonState when this run is indexed (so the
+        child knows the namespace has the attributes and indexes itself), else nothing."""
+        indexed = workflow.info().typed_search_attributes.get(search.PATTERN) is not None
+        if indexed and workflow.patched(INDEX_OWN_RUN):
+            return [search.STATE.value_set("running")]
+        return []
 
     # ------------------------------------------------------------ pause / resume
 
@@ -149,12 +223,71 @@ class ControlPlane:
     # ------------------------------------------------------------ review gates
 
     @workflow.signal
-    def approve(self, request: ApproveRequest | None = None) -> None:
+    def approve(self, raw: RawValue = NO_INPUT) -> None:
+        """Approve the stage awaiting review. Kept for existing callers; the ``approve``
+        update answers the caller instead. An approval that does not fit (no such
+        stage, another stage or an earlier run of it awaits review, a bad payload) is
+        ignored and shown as such in ``status`` and the trace."""
+        request, problems = (None, []) if raw is NO_INPUT or not raw.payload.metadata else read_input(raw, ApproveRequest)
+        if not workflow.patched(APPROVALS_BOUND):
+            self._approve_as_before(request)
+            return
+        why = "; ".join(problems) or self._approval_problem(request)
+        if why:
+            self._ignore_signal("approve", raw, why)
+            return
+        self._approved.add(self._approval_target(request))
+
+    def _approve_as_before(self, request: ApproveRequest | None) -> None:
+        # Runs recorded before APPROVALS_BOUND: an approval of any known stage counted,
+        # even before it awaited review; a payload that did not decode was dropped.
         stage = (request.stage if request else None) or self._awaiting
         if stage is None or stage not in self._stages:
             workflow.logger.warning("approve ignored: no stage %r awaiting review", stage)
             return
         self._approved.add(stage)
+
+    @workflow.update(name="approve")
+    def approve_update(self, request: ApproveRequest) -> SteerAck:
+        """Approve the stage awaiting review; rejected with the reason when it does not fit."""
+        stage = self._approval_target(request)
+        self._approved.add(stage)
+        return SteerAck(message=f"{self.step_noun} {stage!r} approved")
+
+    @approve_update.validator
+    def _validate_approve(self, request: ApproveRequest) -> None:
+        if (why := self._approval_problem(request)) is not None:
+            raise ValueError(why)
+
+    def _approval_target(self, request: ApproveRequest | None) -> str:
+        return (request.stage if request else None) or self._awaiting or ""
+
+    def _approval_problem(self, request: ApproveRequest | None) -> str | None:
+        """Why this approval approves nothing, or None. It binds to the run of the stage
+        awaiting review now: an approval re-applied by ``temporal workflow reset`` of an
+        earlier run (``run``) or sent before the stage ran again approves nothing new."""
+        stage, run = self._approval_target(request), request.run if request else None
+        if self._state not in STEADY_STATES:
+            return f"the run is {self._state}; nothing awaits review"
+        if stage and self._stages and stage not in self._stages:
+            return f"unknown {self.step_noun} {stage!r}; {self.step_noun}s: {', '.join(self._stages)}"
+        if self._awaiting is None:
+            return f"{self.step_noun} {stage!r} is not awaiting review; nothing is" if stage else "nothing is awaiting review"
+        if stage != self._awaiting:
+            return f"{self.step_noun} {stage!r} is not awaiting review; {self._awaiting!r} is"
+        current = self._stages[stage].runs
+        if run is not None and run != current:
+            return f"this approves run {run} of {self.step_noun} {stage!r}, but run {current} is awaiting review"
+        return None
+
+    def _ignore_signal(self, name: str, raw: RawValue, why: str) -> None:
+        """Keep an ignored signal visible: in ``status`` and, through the memo, in the trace."""
+        workflow.logger.warning("%s ignored: %s", name, why)
+        args = workflow.payload_converter().from_payload(raw.payload) if raw is not NO_INPUT and raw.payload.metadata else None
+        self._ignored.append(IgnoredSignal(name=name, at=workflow.now(), reason=why, args=_plain(args)))
+        del self._ignored[:-MAX_IGNORED]
+        workflow.upsert_memo({"ignored_signals": [i.model_dump(mode="json") for i in self._ignored]})
+        self._publish()
 
     async def review_gate(self, stage: str) -> None:
         """Wait after a ``review: true`` stage until it is approved or sent back."""
@@ -481,19 +614,25 @@ class ControlPlane:
             yield
         except ApplicationError as err:
             raise self.failed(err) from err
-        except ChildWorkflowError as err:
-            raise self.failed(ApplicationError(root_message(err))) from err
+        except (ChildWorkflowError, ActivityError) as err:  # a child run's failure, or a local activity's
+            cause = root_cause(err)
+            raise self.failed(cause if isinstance(cause, ApplicationError) else ApplicationError(root_message(err))) from err
         except asyncio.CancelledError:
             self.cancelled()
             raise
         self.completed()
 
     def failed(self, err: ApplicationError) -> ApplicationError:
-        """The run's failure, with the step, the agent and the provider's reason."""
+        """The run's failure, with the step, the agent and the provider's reason; its
+        type is the cause's stable one (docs/errors.md), else ``RunFailed``."""
         self._error = err.message
         self._state = "failed"
+        failed_steps = [row.name for row in self._stages.values() if row.state == "running"]
+        for name in failed_steps:  # the steps that were running when the run failed
+            self._stages[name].state, self._stages[name].error = "failed", err.message
         self._record_outputs()
-        return ApplicationError(self._error, type="RunFailed", non_retryable=True)
+        details = {"pattern": self.pattern, "steps": failed_steps, "cause_type": err.type}
+        return ApplicationError(self._error, details, type=err.type or "RunFailed", non_retryable=True)
 
     def cancelled(self) -> None:
         self._state = "cancelled"
@@ -550,6 +689,7 @@ class ControlPlane:
             awaiting_review=self._awaiting or ("budget" if "budget" in self.info else None),
             error=self._error,
             info=dict(self.info),
+            ignored_signals=list(self._ignored),
         )
 
     def _publish(self) -> None:

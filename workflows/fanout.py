@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, FanOutInput, FanOutResult, TaskFailure, TaskSpec
     from workflows.control import ControlPlane
 
@@ -15,18 +17,19 @@ SYNTHESIS = "synthesis"
 
 
 @workflow.defn(name="FanOutWorkflow", failure_exception_types=[pydantic.ValidationError])
-class FanOutWorkflow(ControlPlane):
+class FanOutWorkflow(ControlPlane[FanOutInput]):
+    contract = FanOutInput
     pattern = "fan-out"
     step_noun = "task"
 
     @workflow.init
-    def __init__(self, inp: FanOutInput) -> None:
-        super().__init__()
-        self._inp = inp
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._synthesis: str | None = None
 
     @workflow.run
-    async def run(self, inp: FanOutInput) -> FanOutResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> FanOutResult:
+        inp = await self.begin()
         synthesizer = [(SYNTHESIS, inp.synthesizer)] if inp.synthesizer else []
         self.init_stages([(t.id, t.agent) for t in inp.tasks] + synthesizer)
         with self.ends_of_run(inp):
@@ -39,13 +42,13 @@ class FanOutWorkflow(ControlPlane):
         return self.result()
 
     async def _run_task(self, task: TaskSpec) -> None:
-        await self.try_step(task.id, task.agent, self._inp.goal, instructions=task.prompt)
+        await self.try_step(task.id, task.agent, self.inp.goal, instructions=task.prompt)
 
     @workflow.query
     def result(self) -> FanOutResult:
         outputs = self.memory.outputs
         return FanOutResult(
-            completed={t.id: outputs[t.id] for t in self._inp.tasks if t.id in outputs},
+            completed={t.id: outputs[t.id] for t in self.inp.tasks if t.id in outputs},
             failed=[TaskFailure(id=name, agent=row.agent, error=row.error or "")
                     for name, row in self._stages.items() if row.state == "failed"],
             synthesis=self._synthesis,

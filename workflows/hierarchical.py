@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import AgentSpec, ContextItem, HierarchicalInput, HierarchicalResult, PhaseOutcome
     from baton.plans import new_agent_spec, phase_plan_errors
     from baton.schemas import PhasePlan
@@ -26,20 +28,21 @@ MAX_CONTEXT_CHARS = 20_000  # per earlier phase, in a phase's goal
 
 
 @workflow.defn(name="HierarchicalWorkflow", failure_exception_types=[pydantic.ValidationError])
-class HierarchicalWorkflow(ChildRunsPlane):
+class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
+    contract = HierarchicalInput
     pattern = "hierarchical"
     step_noun = "phase"
 
     @workflow.init
-    def __init__(self, inp: HierarchicalInput) -> None:
-        super().__init__()
-        self._inp = inp
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._phases: list[PhaseOutcome] = []
         self._new_agents: list[AgentSpec] = []
         self._synthesis: str | None = None
 
     @workflow.run
-    async def run(self, inp: HierarchicalInput) -> HierarchicalResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> HierarchicalResult:
+        inp = await self.begin()
         self.init_stages([(PLAN, inp.planner)])
         with self.ends_of_run(inp):
             await self.resolve_agents({inp.planner, inp.synthesizer, *(inp.agents or [])}, every=inp.agents is None)
@@ -64,8 +67,8 @@ class HierarchicalWorkflow(ChildRunsPlane):
         self._phases.append(outcome)
         self._show()
         earlier = "\n\n".join(f"Result of phase {p.id}:\n{p.output[:MAX_CONTEXT_CHARS]}" for p in self._phases if p.output)
-        goal = f"{phase.goal}\n\n(One phase of the overall goal: {self._inp.goal})" + (f"\n\n{earlier}" if earlier else "")
-        child_input = phase_input(phase, goal, self._new_agents, self._inp.max_parallel, self._inp.planner, self._inp.synthesizer,
+        goal = f"{phase.goal}\n\n(One phase of the overall goal: {self.inp.goal})" + (f"\n\n{earlier}" if earlier else "")
+        child_input = phase_input(phase, goal, self._new_agents, self.inp.max_parallel, self.inp.planner, self.inp.synthesizer,
                                   self.child_budget())
         try:
             result = await self.run_child(child_type, child_input, child_id, result_type, f"{phase.pattern} phase {phase.id}")

@@ -12,11 +12,13 @@ import asyncio
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import (ContextItem, ItemFailure, MapBatchInput, MapBatchResult, MapReduceInput,
-                                 MapReduceResult)
+                                 MapReduceProgress, MapReduceResult)
     from workflows.children import ChildRunsPlane
     from workflows.control import BUDGET_EXCEEDED, ControlPlane
 
@@ -42,12 +44,14 @@ async def reduce_all(plane: ControlPlane, results: list[ContextItem], reducer: s
 
 
 @workflow.defn(name="MapBatchWorkflow", failure_exception_types=[pydantic.ValidationError])
-class MapBatchWorkflow(ControlPlane):
+class MapBatchWorkflow(ControlPlane[MapBatchInput]):
+    contract = MapBatchInput
     pattern = "map-batch"
     step_noun = "item"
 
     @workflow.run
-    async def run(self, inp: MapBatchInput) -> MapBatchResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> MapBatchResult:
+        inp = await self.begin()
         self.apply_budget(inp)
         await self.resolve_agents({inp.mapper, inp.reducer})
         mapped: dict[int, str] = {}
@@ -71,22 +75,28 @@ class MapBatchWorkflow(ControlPlane):
 
 
 @workflow.defn(name="MapReduceWorkflow", failure_exception_types=[pydantic.ValidationError])
-class MapReduceWorkflow(ChildRunsPlane):
+class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
+    contract = MapReduceInput
     pattern = "map-reduce"
     step_noun = "item"
 
     @workflow.init
-    def __init__(self, inp: MapReduceInput) -> None:
-        super().__init__()
-        self._inp = inp
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
+        self._result: str | None = None
+        self._progress = MapReduceProgress()
+        self._batches: list[list[str]] = []
+        if self._input is None:
+            return  # begin() fails the run with the reasons
+        inp = self.inp
         self._progress = inp.progress.model_copy(deep=True)
         self._usage = self._progress.usage
         self._batches = [inp.items[i:i + inp.batch_size] for i in range(0, len(inp.items), inp.batch_size)]
-        self._result: str | None = None
         self._show()
 
     @workflow.run
-    async def run(self, inp: MapReduceInput) -> MapReduceResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> MapReduceResult:
+        inp = await self.begin()
         with self.ends_of_run(inp):
             await self.resolve_agents({inp.mapper, inp.reducer})
             if await self._map_batches():
@@ -101,7 +111,7 @@ class MapReduceWorkflow(ChildRunsPlane):
         """Run the batches; True when this run should continue as new first."""
         running: list[asyncio.Task] = []  # a list, not a set: deterministic order
         while self._progress.next_batch < len(self._batches) or running:
-            room = self._inp.max_batches_in_flight - len(running)
+            room = self.inp.max_batches_in_flight - len(running)
             while room > 0 and self._progress.next_batch < len(self._batches) and not self._history_full():
                 await self.pause_gate()
                 running.append(asyncio.create_task(self._run_batch(self._progress.next_batch)))
@@ -117,7 +127,7 @@ class MapReduceWorkflow(ChildRunsPlane):
         return False
 
     async def _run_batch(self, number: int) -> None:
-        inp, first = self._inp, number * self._inp.batch_size
+        inp, first = self.inp, number * self.inp.batch_size
         batch: MapBatchResult = await self.run_child(
             "MapBatchWorkflow",
             MapBatchInput(goal=inp.goal, first_index=first, items=self._batches[number], mapper=inp.mapper,
@@ -137,16 +147,16 @@ class MapReduceWorkflow(ChildRunsPlane):
 
     def _history_full(self) -> bool:
         info = workflow.info()
-        return info.get_current_history_length() >= self._inp.max_history_events or info.is_continue_as_new_suggested()
+        return info.get_current_history_length() >= self.inp.max_history_events or info.is_continue_as_new_suggested()
 
     def _show(self) -> None:
         p = self._progress
-        self.info.update(items=len(self._inp.items), mapped=p.mapped, failed=p.failed_count, batches=len(self._batches),
+        self.info.update(items=len(self.inp.items), mapped=p.mapped, failed=p.failed_count, batches=len(self._batches),
                          batches_started=p.next_batch, runs=p.runs)
         self._publish()
 
     @workflow.query
     def result(self) -> MapReduceResult:
         p = self._progress
-        return MapReduceResult(result=self._result, items=len(self._inp.items), mapped=p.mapped, failed_count=p.failed_count,
+        return MapReduceResult(result=self._result, items=len(self.inp.items), mapped=p.mapped, failed_count=p.failed_count,
                                failed=p.failed, runs=p.runs, usage=self._usage, state=self.run_state())

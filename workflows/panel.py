@@ -8,8 +8,10 @@ import asyncio
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, ExpertSpec, PanelInput, PanelResult
     from workflows.control import ControlPlane
 
@@ -21,18 +23,19 @@ def step(expert: str, round_number: int) -> str:
 
 
 @workflow.defn(name="ExpertPanelWorkflow", failure_exception_types=[pydantic.ValidationError])
-class ExpertPanelWorkflow(ControlPlane):
+class ExpertPanelWorkflow(ControlPlane[PanelInput]):
+    contract = PanelInput
     pattern = "panel"
     step_noun = "expert answer"
 
     @workflow.init
-    def __init__(self, inp: PanelInput) -> None:
-        super().__init__()
-        self._inp = inp
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._verdict: dict = {}
 
     @workflow.run
-    async def run(self, inp: PanelInput) -> PanelResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> PanelResult:
+        inp = await self.begin()
         rows = [(step(e.name, r), e.agent) for r in range(1, inp.rounds + 1) for e in inp.experts]
         self.init_stages([*rows, (MODERATE, inp.moderator)])
         with self.ends_of_run(inp):
@@ -49,17 +52,17 @@ class ExpertPanelWorkflow(ControlPlane):
 
     async def _answer(self, expert: ExpertSpec, round_number: int) -> None:
         others = [ContextItem(name=e.name, output=self.memory.outputs[step(e.name, round_number - 1)])
-                  for e in self._inp.experts if e.name != expert.name and round_number > 1]
+                  for e in self.inp.experts if e.name != expert.name and round_number > 1]
         brief = f"You are {expert.role}. Answer the question from that perspective."
         if others:
             brief += " Weigh the other experts' previous answers above: keep, refine or change your position, and say why."
-        answer = await self.call_agent(step(expert.name, round_number), expert.agent, self._inp.question, others, brief)
+        answer = await self.call_agent(step(expert.name, round_number), expert.agent, self.inp.question, others, brief)
         self.stage_done(step(expert.name, round_number), answer.text)
 
     @workflow.query
     def result(self) -> PanelResult:
-        rounds = [{e.name: self.memory.outputs[step(e.name, r)] for e in self._inp.experts if step(e.name, r) in self.memory.outputs}
-                  for r in range(1, self._inp.rounds + 1)]
+        rounds = [{e.name: self.memory.outputs[step(e.name, r)] for e in self.inp.experts if step(e.name, r) in self.memory.outputs}
+                  for r in range(1, self.inp.rounds + 1)]
         return PanelResult(rounds=[r for r in rounds if r], consensus=self._verdict.get("consensus"),
                            agreement=self._verdict.get("agreement"), dissent=self._verdict.get("dissent", []),
                            usage=self._usage, state=self.run_state())

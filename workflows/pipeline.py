@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, PipelineInput, PipelineResult
     from workflows.control import ControlPlane
 
@@ -14,12 +16,14 @@ with workflow.unsafe.imports_passed_through():
 # A ValidationError (bad input typed at the CLI) fails the run with its message
 # instead of retrying the workflow task forever.
 @workflow.defn(name="PipelineWorkflow", failure_exception_types=[pydantic.ValidationError])
-class PipelineWorkflow(ControlPlane):
+class PipelineWorkflow(ControlPlane[PipelineInput]):
+    contract = PipelineInput
     pattern = "pipeline"
     step_noun = "stage"
 
     @workflow.run
-    async def run(self, inp: PipelineInput) -> PipelineResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> PipelineResult:
+        inp = await self.begin()
         self.init_stages([(s.name, s.agent) for s in inp.stages])
         order = [s.name for s in inp.stages]
         index = 0

@@ -10,8 +10,10 @@ import asyncio
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, PlannedInput, PlannedResult, PlannedTaskState, TaskFailure
     from baton.plans import new_agent_spec
     from baton.schemas import Plan, PlannedTask
@@ -22,20 +24,21 @@ PLAN = "plan"
 
 
 @workflow.defn(name="PlannedWorkflow", failure_exception_types=[pydantic.ValidationError])
-class PlannedWorkflow(ControlPlane):
+class PlannedWorkflow(ControlPlane[PlannedInput]):
+    contract = PlannedInput
     pattern = "planned"
     step_noun = "task"
 
     @workflow.init
-    def __init__(self, inp: PlannedInput) -> None:
-        super().__init__()
-        self._inp = inp
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._plan = Plan(tasks=[])
         self._new_agents: list[str] = []
         self._replans = 0
 
     @workflow.run
-    async def run(self, inp: PlannedInput) -> PlannedResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> PlannedResult:
+        inp = await self.begin()
         self.init_stages([(PLAN, inp.planner)])
         with self.ends_of_run(inp):
             await self.resolve_agents({inp.planner, *(inp.agents or [])}, every=inp.agents is None, defined=inp.defined_agents)
@@ -49,11 +52,11 @@ class PlannedWorkflow(ControlPlane):
         return self.result()
 
     async def _make_plan(self) -> None:
-        known = set(self._inp.agents or self._specs) - {self._inp.planner}
+        known = set(self.inp.agents or self._specs) - {self.inp.planner}
         brief = "Plan the goal as tasks with ids, an agent each, a prompt, and the ids they depend on. Independent tasks run in parallel."
-        plan = await ask_for_plan(self, PLAN, self._inp.planner, self._inp.goal, known, [], brief, self._inp.allow_new_agents)
+        plan = await ask_for_plan(self, PLAN, self.inp.planner, self.inp.goal, known, [], brief, self.inp.allow_new_agents)
         for agent in plan.agents:
-            self._specs[agent.name] = new_agent_spec(agent, self._specs[self._inp.planner])
+            self._specs[agent.name] = new_agent_spec(agent, self._specs[self.inp.planner])
         self._plan, self._new_agents = plan, [a.name for a in plan.agents]
         self.info["plan"] = [t.model_dump() for t in plan.tasks]
         self.info["new_agents"] = [a.model_dump() for a in plan.agents]
@@ -67,7 +70,7 @@ class PlannedWorkflow(ControlPlane):
         while True:
             self._skip_blocked(tasks)
             failures = sum(1 for t in tasks if self._stages[t].state == "failed")
-            if failures >= self._inp.max_failures and not gate_open:
+            if failures >= self.inp.max_failures and not gate_open:
                 if running:  # let what is in flight finish first
                     await self.wait_any(list(running.values()))
                     running = {k: v for k, v in running.items() if not v.done()}
@@ -78,7 +81,7 @@ class PlannedWorkflow(ControlPlane):
                 gate_open = True
             ready = [t for t in tasks.values() if self._stages[t.id].state == "pending" and t.id not in running
                      and all(self._stages[d].state == "done" for d in t.depends_on)]
-            for task in ready[: self._inp.max_parallel - len(running)]:
+            for task in ready[: self.inp.max_parallel - len(running)]:
                 running[task.id] = asyncio.create_task(self._run_task(task))
             if not running:
                 return
@@ -87,7 +90,7 @@ class PlannedWorkflow(ControlPlane):
 
     async def _run_task(self, task: PlannedTask) -> None:
         context = [ContextItem(name=d, output=self.memory.outputs[d]) for d in task.depends_on]
-        await self.try_step(task.id, task.agent, self._inp.goal, context, task.prompt)
+        await self.try_step(task.id, task.agent, self.inp.goal, context, task.prompt)
 
     def _skip_blocked(self, tasks: dict[str, PlannedTask]) -> None:
         changed = True

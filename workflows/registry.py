@@ -9,6 +9,8 @@ from workflows.planned import PlannedWorkflow
 from workflows.review_loop import ReviewLoopWorkflow
 from workflows.router import RouterWorkflow
 from workflows.supervisor import SupervisorWorkflow
+from workflows.unknown import UnknownWorkflow
 
 ALL_WORKFLOWS = [PipelineWorkflow, FanOutWorkflow, RouterWorkflow, ExpertPanelWorkflow, PlannedWorkflow, ReviewLoopWorkflow,
-                 MapReduceWorkflow, MapBatchWorkflow, SupervisorWorkflow, HierarchicalWorkflow]
+                 MapReduceWorkflow, MapBatchWorkflow, SupervisorWorkflow, HierarchicalWorkflow,
+                 UnknownWorkflow]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, ReviewLoopInput, ReviewLoopResult, ReviewRound, TaskFailure
     from baton.schemas import PlannedTask
     from workflows.control import ControlPlane
@@ -17,18 +19,19 @@ BRIEF = "Split the goal into independent tasks, one worker agent each, with a cl
 
 
 @workflow.defn(name="ReviewLoopWorkflow", failure_exception_types=[pydantic.ValidationError])
-class ReviewLoopWorkflow(ControlPlane):
+class ReviewLoopWorkflow(ControlPlane[ReviewLoopInput]):
+    contract = ReviewLoopInput
     pattern = "review-loop"
     step_noun = "task"
 
     @workflow.init
-    def __init__(self, inp: ReviewLoopInput) -> None:
-        super().__init__()
-        self._inp = inp
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._rounds: list[ReviewRound] = []
 
     @workflow.run
-    async def run(self, inp: ReviewLoopInput) -> ReviewLoopResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> ReviewLoopResult:
+        inp = await self.begin()
         self.init_stages([])
         with self.ends_of_run(inp):
             await self.resolve_agents({inp.planner, inp.reviewer, *inp.workers})
@@ -41,24 +44,24 @@ class ReviewLoopWorkflow(ControlPlane):
     async def _round(self, number: int) -> bool:
         """One plan → work → review round; True when the reviewer approves."""
         plan_step, review_step = f"plan.r{number}", f"review.r{number}"
-        self.add_stages([(plan_step, self._inp.planner)])
+        self.add_stages([(plan_step, self.inp.planner)])
         earlier = [ContextItem(name=f"round {r.round} critique", output=r.critique or "") for r in self._rounds]
-        plan = await ask_for_plan(self, plan_step, self._inp.planner, self._inp.goal, set(self._inp.workers), earlier, BRIEF,
+        plan = await ask_for_plan(self, plan_step, self.inp.planner, self.inp.goal, set(self.inp.workers), earlier, BRIEF,
                                   independent=True)
         current = ReviewRound(round=number, outputs={})
         self._rounds.append(current)
-        self.add_stages([(f"{t.id}.r{number}", t.agent) for t in plan.tasks] + [(review_step, self._inp.reviewer)])
+        self.add_stages([(f"{t.id}.r{number}", t.agent) for t in plan.tasks] + [(review_step, self.inp.reviewer)])
 
         async def work(task: PlannedTask) -> None:
-            output = await self.try_step(f"{task.id}.r{number}", task.agent, self._inp.goal, instructions=task.prompt)
+            output = await self.try_step(f"{task.id}.r{number}", task.agent, self.inp.goal, instructions=task.prompt)
             if output is None:
                 current.failed.append(TaskFailure(id=task.id, agent=task.agent, error=self._stages[f"{task.id}.r{number}"].error or ""))
             else:
                 current.outputs[task.id] = output
 
-        await self.run_parallel(plan.tasks, work, self._inp.max_parallel)
+        await self.run_parallel(plan.tasks, work, self.inp.max_parallel)
         work_done = [ContextItem(name=t.id, output=current.outputs[t.id]) for t in plan.tasks if t.id in current.outputs]
-        verdict = await self.call_agent(review_step, self._inp.reviewer, self._inp.goal, work_done, schema="Review",
+        verdict = await self.call_agent(review_step, self.inp.reviewer, self.inp.goal, work_done, schema="Review",
                                         instructions="Review the work above against the goal: approve it, or say precisely what must change.")
         self.stage_done(review_step, verdict.text)
         current.approved, current.critique = bool(verdict.data["approved"]), verdict.data.get("critique") or ""

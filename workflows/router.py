@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import RouterInput, RouterResult
     from workflows.control import ControlPlane
 
@@ -14,16 +16,18 @@ CLASSIFY, HANDLE = "classify", "handle"
 
 
 @workflow.defn(name="RouterWorkflow", failure_exception_types=[pydantic.ValidationError])
-class RouterWorkflow(ControlPlane):
+class RouterWorkflow(ControlPlane[RouterInput]):
+    contract = RouterInput
     pattern = "router"
 
     @workflow.init
-    def __init__(self, inp: RouterInput) -> None:
-        super().__init__()
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._output: str | None = None
 
     @workflow.run
-    async def run(self, inp: RouterInput) -> RouterResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> RouterResult:
+        inp = await self.begin()
         self.init_stages([(CLASSIFY, inp.classifier), (HANDLE, "?")])
         routes = {r.agent: r.description for r in inp.routes}
         with self.ends_of_run(inp):

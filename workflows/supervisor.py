@@ -10,8 +10,10 @@ import asyncio
 
 import pydantic
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.inputs import NO_INPUT
     from baton.contracts import ChatTurn, Delegation, SupervisorInput, SupervisorResult, ToolCall
     from workflows.control import ControlPlane
     from workflows.supervisor_tools import AskPerson, Delegate, Finish, parse_call, supervisor_tools
@@ -20,14 +22,14 @@ NO_ANSWER = "The person approved without an answer: continue on your own judgeme
 
 
 @workflow.defn(name="SupervisorWorkflow", failure_exception_types=[pydantic.ValidationError])
-class SupervisorWorkflow(ControlPlane):
+class SupervisorWorkflow(ControlPlane[SupervisorInput]):
+    contract = SupervisorInput
     pattern = "supervisor"
     step_noun = "turn"
 
     @workflow.init
-    def __init__(self, inp: SupervisorInput) -> None:
-        super().__init__()
-        self._inp = inp
+    def __init__(self, raw: RawValue = NO_INPUT) -> None:
+        super().__init__(raw)
         self._conversation: list[ChatTurn] = []
         self._delegations: list[Delegation] = []
         self._questions: list[dict[str, str]] = []
@@ -36,7 +38,8 @@ class SupervisorWorkflow(ControlPlane):
         self._turns = 0
 
     @workflow.run
-    async def run(self, inp: SupervisorInput) -> SupervisorResult:
+    async def run(self, raw: RawValue = NO_INPUT) -> SupervisorResult:
+        inp = await self.begin()
         self.init_stages([])
         with self.ends_of_run(inp):
             await self.resolve_agents({inp.supervisor, *inp.workers})
@@ -57,14 +60,14 @@ class SupervisorWorkflow(ControlPlane):
     async def _turn(self, turn: int, step: str, instructions: str, last: bool = False) -> bool:
         """One supervisor decision and what it asked for; True once there is a final answer."""
         self._turns, self.info["turn"] = turn, step
-        self.add_stages([(step, self._inp.supervisor)])
-        reply = await self.call_agent(step, self._inp.supervisor, self._inp.goal, instructions=instructions,
+        self.add_stages([(step, self.inp.supervisor)])
+        reply = await self.call_agent(step, self.inp.supervisor, self.inp.goal, instructions=instructions,
                                       tools=self._tools, conversation=self._conversation)
         self.stage_done(step, reply.text or ", ".join(f"{c.name}({c.arguments})" for c in reply.tool_calls))
         if not reply.tool_calls:  # a plain answer is the final answer
             return self._finish(reply.text)
         self._conversation.append(ChatTurn(role="assistant", content=reply.text or None, tool_calls=reply.tool_calls))
-        parsed = [(call, parse_call(call, self._inp.workers, self._inp.allow_escalation)) for call in reply.tool_calls]
+        parsed = [(call, parse_call(call, self.inp.workers, self.inp.allow_escalation)) for call in reply.tool_calls]
         finish = next((args for _, args in parsed if isinstance(args, Finish)), None)
         if finish is not None:
             return self._finish(finish.answer)
@@ -87,7 +90,7 @@ class SupervisorWorkflow(ControlPlane):
         record = Delegation(turn=turn, step=step, agent=args.agent, instruction=args.instruction)
         self._delegations.append(record)
         self.info["delegations"] = len(self._delegations)
-        record.output = await self.try_step(step, args.agent, self._inp.goal, instructions=args.instruction)
+        record.output = await self.try_step(step, args.agent, self.inp.goal, instructions=args.instruction)
         record.error = self._stages[step].error
         results[call.id] = record.output if record.output is not None else f"{args.agent} failed: {record.error}"
 

@@ -1,0 +1,50 @@
+"""Whether the namespace has Baton's search attributes, asked once per worker.
+
+A run started without ``BatonPattern`` (the temporal CLI, another SDK) asks this
+through a local activity, so its history records the answer and replays the same;
+it sets the attributes only when they exist, since upserting an unregistered one
+fails the workflow task."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from temporalio import activity
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from baton import search
+
+log = structlog.get_logger("baton.indexing")
+
+RECHECK_SECONDS = 60.0  # a namespace that lacked them is asked again after this
+
+
+class SearchAttributeCheck:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._known: bool | None = None
+        self._asked_at = 0.0
+        self._warned = False
+
+    @activity.defn(name="search_attributes_registered")
+    async def registered(self) -> bool:
+        if self._known or (self._known is False and time.monotonic() - self._asked_at < RECHECK_SECONDS):
+            return bool(self._known)
+        namespace = self._client.namespace
+        try:
+            reply = await self._client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=namespace))
+            names = set(reply.custom_attributes)
+        except RPCError as err:  # e.g. no operator permission: behave as unregistered
+            log.warning("could not list the namespace's search attributes", namespace=namespace, error=str(err))
+            names = set()
+        self._known, self._asked_at = all(key.name in names for key in search.ATTRIBUTES), time.monotonic()
+        if not self._known and not self._warned:
+            self._warned = True
+            log.warning("runs started without BatonPattern stay unindexed: the namespace lacks Baton's search "
+                        "attributes; register them with `temporal operator search-attribute create "
+                        + " ".join(search.create_flags()) + "`", namespace=namespace)
+        return self._known

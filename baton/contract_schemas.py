@@ -1,0 +1,86 @@
+"""The JSON Schema of every pattern's contracts, for clients in other languages:
+the input and result, and the payload and answer of every signal, update and
+query, read from the workflow classes themselves so they cannot drift.
+
+    python starter.py schema [PATTERN]        # print them
+    python -m baton.contract_schemas --write  # refresh docs/schemas/ (a test checks they are current)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+from temporalio.common import RawValue
+from temporalio.workflow import _Definition
+
+from baton.contracts import ApproveRequest
+from baton.patterns import PATTERNS, Pattern
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
+# Handlers that read their payload themselves (RawValue), so that a bad one is
+# shown instead of dropped: the contract the payload is read as.
+RAW_PAYLOADS = {"approve": ApproveRequest}
+ERROR_TYPES = ["InvalidInput", "UnknownWorkflowType", "UnknownAgent", "AgentFailed", "BudgetExceeded", "ReviewDeadline",
+               "InvalidPlan", "RunFailed"]
+
+
+def _schema(hint: Any, sent: bool = False) -> dict | None:
+    """``sent``: what a client sends (validated as such); else what the run answers."""
+    if hint is None or hint is type(None):
+        return None
+    return TypeAdapter(hint).json_schema(mode="validation" if sent else "serialization")
+
+
+def _payload(name: str, arg_types: list[Any]) -> dict | None:
+    if not arg_types:
+        return None
+    hint = arg_types[0]
+    return _schema(RAW_PAYLOADS[name] if hint is RawValue else hint, sent=True)
+
+
+def pattern_schema(pattern: Pattern) -> dict[str, Any]:
+    from workflows.registry import ALL_WORKFLOWS  # the worker's classes: what a run answers
+
+    [cls] = [c for c in ALL_WORKFLOWS if _Definition.from_class(c).name == pattern.workflow_type]
+    defn = _Definition.from_class(cls)
+    return {
+        "pattern": pattern.name,
+        "workflow_type": pattern.workflow_type,
+        "input": _schema(pattern.input, sent=True),
+        "result": _schema(pattern.result),
+        "signals": {name: {"payload": _payload(name, s.arg_types)} for name, s in sorted(defn.signals.items()) if name},
+        "updates": {name: {"payload": _payload(name, u.arg_types), "answer": _schema(u.ret_type)}
+                    for name, u in sorted(defn.updates.items()) if name},
+        "queries": {name: {"payload": _payload(name, q.arg_types), "answer": _schema(q.ret_type)}
+                    for name, q in sorted(defn.queries.items()) if name},
+        "error_types": ERROR_TYPES,
+    }
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    return {p.name: pattern_schema(p) for p in PATTERNS}
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write(directory: Path = SCHEMA_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in all_schemas().items():
+        path = directory / f"{name}.json"
+        path.write_text(render(schema), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python -m baton.contract_schemas --write")
+    for path in write():
+        print(path)
