@@ -1,6 +1,7 @@
 """Baton's command line: run the demo end to end, or start, steer and inspect runs.
 
-    python starter.py run                       # everything, on the embedded default
+    python starter.py run                       # everything, on the embedded default, then a demo run
+    python starter.py up                        # the same services (server, model, worker) without the demo
     python starter.py start [--type PATTERN] --input '{"goal": "...", ...}' [--watch]
     python starter.py content "TOPIC" [--auto STAGE,...] [--watch]   # the content pipeline
     python starter.py status|watch|result|pause|resume|cancel ID
@@ -11,8 +12,10 @@
     python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
     python starter.py snapshots list ID ; python starter.py snapshots diff ID A B
     python starter.py replay [--query Q] [--limit N] [--file HISTORY.json ...]   # before a deploy
+    python starter.py list [--active] [--pattern P]      # your runs: id, pattern, state, age, tokens, cost
+    python starter.py agents [NAME] [--preview]           # the team; one agent; what it would be sent
     python starter.py schema [PATTERN]          # JSON Schemas of a pattern's contracts, for other languages
-    python starter.py down                      # stop the embedded servers
+    python starter.py down                      # stop the worker, the local model and the dev server
 
 It talks to the Temporal server in TEMPORAL_ADDRESS (default localhost:7233).
 """
@@ -27,12 +30,14 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 
 from baton import client as baton
 from baton import embedded, telemetry
 from baton.content import content_pipeline
-from baton.contracts import PipelineInput, StageSpec
+from baton.contracts import AgentRequest, PipelineInput, StageSpec
+from baton.listing import RunRow, age, list_runs
 from baton.logs import configure_logging
 from baton.patterns import PATTERNS, find_pattern
 from baton.progress import watch
@@ -58,46 +63,45 @@ def say(text: str) -> None:
 
 
 async def run_demo(goal: str) -> int:
-    ensure_services()
-    # Imported here: the worker pulls in openai and every workflow, which the
-    # steering commands do not need.
-    from activities import make_openai_client
-    from baton.agents import load_agents
-    from worker import build_worker
-
-    registry = load_agents()
+    bring_up()
     temporal = await connect()
-    worker = build_worker(temporal, registry, make_openai_client())
-    async with worker:
-        say(f"Worker running on task queue {worker.task_queue!r} with agents: {', '.join(registry.names)}")
-        handle = await baton.start_pipeline(temporal, PipelineInput(goal=goal, stages=DEMO_STAGES))
-        say(f"Started {handle.id}: {' → '.join(s.name for s in DEMO_STAGES)}")
-        say(f"Web UI: {web_ui_url(handle.id, handle.result_run_id)}")
-        try:
-            final = await watch(temporal, handle.id, console)
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            say(f"Interrupted. The run {handle.id} is saved in Temporal; `python worker.py` or another "
-                "`python starter.py run` picks it up again.")
-            raise
-        if final.state != "completed":
-            console.print(f"[red]Run {handle.id} ended {final.state}: {final.error or ''}[/]")
-            return 1
-        result = await baton.wait_result(temporal, handle.id)
+    handle = await baton.start_pipeline(temporal, PipelineInput(goal=goal, stages=DEMO_STAGES))
+    say(f"Started {handle.id}: {' → '.join(s.name for s in DEMO_STAGES)}")
+    say(f"Web UI: {web_ui_url(handle.id, handle.result_run_id)}")
+    try:
+        final = await watch(temporal, handle.id, console)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        say(f"Interrupted watching. The run {handle.id} goes on in the background worker: "
+            f"`python starter.py watch {handle.id}`.")
+        raise
+    if final.state != "completed":
+        console.print(f"[red]Run {handle.id} ended {final.state}: {final.error or ''}[/]")
+        return 1
+    result = await baton.wait_result(temporal, handle.id)
     for stage, output in result.outputs.items():
         console.rule(f"[bold]{stage}")
         console.print(output, markup=False, highlight=False)
     console.rule()
     say(f"Done in {final.elapsed_seconds:.1f}s · {result.usage.total_tokens} tokens "
-        f"({result.usage.prompt_tokens} prompt + {result.usage.completion_tokens} completion)")
+        f"({result.usage.prompt_tokens} prompt + {result.usage.completion_tokens} completion) · ${result.usage.cost_usd:.4f}")
     say(f"Web UI of this run: {web_ui_url(handle.id, handle.result_run_id)}")
-    say("The Temporal dev server keeps running in the background; stop it with `python starter.py down`.")
+    say_what_runs()
     return 0
 
 
-def ensure_services() -> None:
+def bring_up() -> None:
+    """The dev server, the local model (without an API key) and a worker, in the background."""
     embedded.ensure_dev_server(say)
     if not embedded.model_configured():
         embedded.ensure_local_model(say)
+    embedded.ensure_worker(say)
+
+
+def say_what_runs() -> None:
+    running = embedded.describe_services()
+    if running:
+        say("Still running in the background, for the next commands (python starter.py start|status|watch …):\n  "
+            + "\n  ".join(running) + "\nStop them all: python starter.py down")
 
 
 # ---------------------------------------------------------------- steering commands
@@ -109,6 +113,11 @@ def read_input(pattern: str, raw: str):
         if not path.exists():
             raise baton.BatonError(f"input file not found: {path}")
         raw = path.read_text(encoding="utf-8")
+    elif not raw.lstrip().startswith(("{", "[")):
+        # Not JSON at all: most likely a file name without its @.
+        hint = f"; to read the file {raw}, write --input @{raw}" if Path(raw).exists() else \
+            " (--input takes JSON, or @FILE to read a file: --input @examples/pipeline.json)"
+        raise baton.BatonError(f"--input is not JSON{hint}")
     return baton.parse_input(pattern, raw)
 
 
@@ -178,6 +187,8 @@ async def steer(args: argparse.Namespace) -> int:
             if args.watch:
                 final = await watch(temporal, handle.id, console)
                 return 0 if final.state == "completed" else 1
+        case "list":
+            show_runs(await list_runs(temporal, args.active, args.pattern, args.limit))
         case "status":
             print_json(await baton.status(temporal, args.id))
         case "watch":
@@ -260,11 +271,58 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--query", help="a visibility query (default: every Baton pattern's runs)")
     replay.add_argument("--limit", type=int, default=50, help="newest runs to replay (default 50)")
     replay.add_argument("--file", nargs="+", help="history files from `temporal workflow show --output json` instead")
+    listing = sub.add_parser("list", help="your runs, newest first: id, pattern, state, age, tokens, cost")
+    listing.add_argument("--active", action="store_true", help="running runs only")
+    listing.add_argument("--pattern", help="one pattern's runs (short name or workflow type)")
+    listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    agents = sub.add_parser("agents", help="the team from the agents file; one agent's spec; --preview: what it is sent")
+    agents.add_argument("name", nargs="?")
+    agents.add_argument("--preview", action="store_true", help="the exact messages the agent would be sent for --goal")
+    agents.add_argument("--goal", default=DEMO_GOAL, help="the sample goal for --preview")
     schema = sub.add_parser("schema", help="the JSON Schema of a pattern's input, result, signals, updates and queries "
                                            "(all patterns without one; docs/schemas/)")
     schema.add_argument("pattern", nargs="?", help="a short name (fan-out) or a workflow type (FanOutWorkflow)")
-    sub.add_parser("down", help="stop the embedded Temporal server and local model")
+    sub.add_parser("up", help="start the embedded Temporal server, the local model (without an API key) and a worker "
+                              "in the background, and leave them running")
+    sub.add_parser("down", help="stop what `up` or `run` left running: the worker, the local model, the Temporal server")
     return p
+
+
+def show_runs(rows: list[RunRow]) -> None:
+    table = Table("id", "pattern", "state", "age", "tokens", "cost", box=None)
+    for row in rows:
+        table.add_row(row.workflow_id, row.pattern, row.state, age(row.age_seconds),
+                      "–" if row.tokens is None else str(row.tokens),
+                      "–" if row.cost_usd is None else f"${row.cost_usd:.4f}")
+    console.print(table if rows else "no runs", highlight=False, soft_wrap=True)
+
+
+def show_agents(name: str | None, preview: bool, goal: str) -> int:
+    from activities.prompts import build_messages
+    from baton.agents import load_agents
+    from baton.schemas import resolve_schema
+
+    registry = load_agents()
+    if name is None:
+        table = Table("agent", "model", "fallbacks", "max tokens", "answers", box=None)
+        for spec in (registry.get(n) for n in registry.names):
+            table.add_row(spec.name, spec.model, ", ".join([*spec.fallback_models, *spec.fallback_agents]) or "–",
+                          str(spec.max_tokens), spec.output_schema or "text")
+        console.print(f"agents in {registry.source}:", highlight=False)
+        console.print(table, highlight=False, soft_wrap=True)
+        return 0
+    try:
+        spec = registry.get(name)
+    except KeyError as err:
+        raise baton.BatonError(err.args[0]) from None
+    if not preview:
+        print_json(spec)
+        return 0
+    # Exactly what the agent activity sends for this goal, as the first stage of a run.
+    request = AgentRequest(agent=spec, model=spec.model, goal=goal, stage=spec.name)
+    schema = resolve_schema(spec.output_schema) if spec.output_schema else None
+    print(json.dumps(build_messages(request, schema), indent=2, ensure_ascii=False))
+    return 0
 
 
 def print_schema(pattern: str | None) -> int:
@@ -289,12 +347,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "schema":
             return print_schema(args.pattern)
+        if args.command == "agents":
+            return show_agents(args.name, args.preview, args.goal)
         if args.command == "run":
-            # Worker lines go to a file: the terminal shows the progress table.
-            configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "INFO"), fmt="json",
-                              stream=open(embedded.data_dir() / "worker.log", "a"))
+            configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
             return asyncio.run(run_demo(args.goal))
+        if args.command == "up":
+            bring_up()
+            say_what_runs()
+            return 0
         configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
+        if "BATON_TEMPORAL_PORT" in os.environ:  # the embedded server on another port
+            os.environ.setdefault("TEMPORAL_ADDRESS", f"127.0.0.1:{os.environ['BATON_TEMPORAL_PORT']}")
         return asyncio.run(steer(args))
     except baton.BatonError as err:
         console.print(f"[red]error:[/] {err}", highlight=False)

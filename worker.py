@@ -14,6 +14,7 @@ import asyncio
 import gc
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from activities.breaker import BreakerBoard
 from activities.indexing import SearchAttributeCheck
 from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
+from baton.embedded import model_configured, no_model_message
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
 from workflows.registry import ALL_WORKFLOWS
@@ -64,6 +66,10 @@ def build_worker(
         # with 1,000 runs waiting for people at 280 MB instead of ~400 MB (BENCHMARKS.md).
         max_cached_workflows=int(env.get("BATON_MAX_CACHED_WORKFLOWS", "500")),
         graceful_shutdown_timeout=timedelta(seconds=float(env.get("BATON_SHUTDOWN_GRACE_SECONDS", "30"))),
+        # How often an agent call's answer so far (its heartbeat details) reaches the
+        # server, where `watch` reads it; the SDK's default waits up to 80% of the
+        # heartbeat timeout (24 s with the shipped 30 s).
+        max_heartbeat_throttle_interval=timedelta(seconds=float(env.get("BATON_LIVE_SECONDS", "2"))),
         workflow_runner=workflow_runner(),
     )
 
@@ -104,4 +110,13 @@ async def run_worker(env: Mapping[str, str] = os.environ) -> None:
 
 if __name__ == "__main__":
     configure_logging()
+    if not model_configured():
+        print(f"error: {no_model_message()}", file=sys.stderr)
+        sys.exit(2)
     asyncio.run(run_worker())
+    # Skip interpreter teardown: the Temporal client's Rust threads can abort a
+    # finalizing interpreter (temporalio/sdk-python#300), turning a clean stop
+    # into SIGABRT. Everything is flushed by now (spans in run_worker).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

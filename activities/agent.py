@@ -28,13 +28,15 @@ from activities.errors import classify
 from activities.metrics import AgentMetrics, outcome_of
 from activities.prompts import build_messages, correction_message, tool_definitions
 from baton.agents import AgentRegistry, UnknownAgentError
-from baton.contracts import AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, ToolCall, Usage, explain
+from baton.contracts import (LIVE_TAIL_CHARS, AgentRequest, AgentResult, AgentSpec, LiveAnswer, ResolveAgentsRequest,
+                             ToolCall, Usage, explain)
 from baton.schemas import resolve_schema
 
 log = structlog.get_logger("baton.agent")
 
 # Extra tries, inside one attempt, when a structured answer fails validation.
 CORRECTION_TRIES = 2
+LIVE_SECONDS = 1.0  # how often a call records its answer so far (the worker sends it on at most every 2 s)
 
 
 def make_openai_client(env: Mapping[str, str] = os.environ) -> openai.AsyncOpenAI:
@@ -211,7 +213,8 @@ class AgentActivities:
         if breaker is not None:
             breaker.before_call()
         provider_failed: bool | None = None  # the breaker's verdict on this call
-        ticker = asyncio.create_task(_heartbeat_every(spec.heartbeat_seconds / 3, parts))
+        live = LiveAnswer(stage=request.stage, agent=spec.name, model=request.model, attempt=activity.info().attempt)
+        ticker = asyncio.create_task(_heartbeat_every(min(spec.heartbeat_seconds / 3, LIVE_SECONDS), parts, live))
         try:
             stream = await self._client.chat.completions.create(
                 model=request.model,
@@ -280,10 +283,14 @@ def _rejects_json_schema(err: ApplicationError) -> bool:
     )
 
 
-async def _heartbeat_every(seconds: float, parts: list[str]) -> None:
+async def _heartbeat_every(seconds: float, parts: list[str], live: LiveAnswer) -> None:
+    """Heartbeat with the answer so far (its length and last characters): what
+    ``watch`` shows while the agent writes. Details are not history events; the
+    worker sends the latest to the server at most every BATON_LIVE_SECONDS."""
     while True:
         await asyncio.sleep(seconds)
-        activity.heartbeat(f"{sum(map(len, parts))} chars")
+        text = "".join(parts)
+        activity.heartbeat(live.model_copy(update={"chars": len(text), "tail": text[-LIVE_TAIL_CHARS:]}))
 
 
 def _strip_fences(text: str) -> str:

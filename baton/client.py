@@ -38,6 +38,7 @@ from baton.contracts import (
     ApproveRequest,
     Contract,
     FeedbackRequest,
+    LiveAnswer,
     PipelineInput,
     RaiseBudgetRequest,
     RewindRequest,
@@ -60,6 +61,7 @@ __all__ = [
     "cancel",
     "connect",
     "feedback",
+    "live",
     "parse_input",
     "parse_pipeline_input",
     "pause",
@@ -140,6 +142,27 @@ async def pause(client: Client, workflow_id: str) -> None:
 
 async def resume(client: Client, workflow_id: str) -> None:
     await _call(client, workflow_id, lambda h: h.signal("resume"))
+
+
+async def live(client: Client, workflow_id: str) -> list[LiveAnswer]:
+    """The agent calls in flight and what each has written so far (from their
+    heartbeat details: a few seconds behind, no history events)."""
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise BatonError(f"no run with id {workflow_id!r} ({err.message})") from None
+        raise BatonError(f"Temporal rejected the request for {workflow_id}: {err.message}") from None
+    answers = []
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name != "run_agent" or not pending.heartbeat_details.payloads:
+            continue
+        try:
+            [details] = await client.data_converter.decode(pending.heartbeat_details.payloads, [LiveAnswer])
+        except ValueError:  # a worker from before live answers heartbeats a plain count
+            continue
+        answers.append(details)
+    return answers
 
 
 async def approve(client: Client, workflow_id: str, stage: str | None = None, run: int | None = None) -> SteerAck:

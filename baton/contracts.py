@@ -296,6 +296,21 @@ def rows_to_show(stages: list[StageStatus]) -> list[StageStatus]:
     return [s for s in stages if s.state in NOTABLE_STATES][:MAX_ROWS]
 
 
+LIVE_TAIL_CHARS = 400
+
+
+class LiveAnswer(Contract):
+    """An agent call in flight and the answer it has written so far: the call's
+    heartbeat details (Temporal's pending-activity info, not history events)."""
+
+    stage: str
+    agent: str
+    model: str
+    attempt: int = 1
+    chars: int = Field(default=0, description="Characters written so far")
+    tail: str = Field(default="", description=f"The last {LIVE_TAIL_CHARS} of them")
+
+
 class SnapshotInfo(Contract):
     """One checkpoint of a run's state: before a step starts, or after it is done."""
 

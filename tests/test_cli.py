@@ -13,9 +13,10 @@ import uuid
 
 import pytest
 
+import starter
 from baton import client as baton
 from baton import search
-from tests.conftest import BIN, REPO_ROOT, address_of, real_worker
+from tests.conftest import BIN, REPO_ROOT, TEST_ARTIFACTS, address_of, real_worker
 from tests.llm_server import Reply
 
 
@@ -96,7 +97,7 @@ async def test_readme_temporal_cli_lines_drive_a_pipeline(dev_env, llm):
         out = await ok(temporal_line("workflow result"), dev_env)
         assert "COMPLETED" in out.upper() and "edit" in out
         out = await ok(temporal_line("workflow metadata"), dev_env)
-        assert "| draft | writer |" in out and "Use a beach analogy" in out
+        assert "**draft** · writer · done · test-model · 3 runs" in out and "Use a beach analogy" in out
         assert [llm.stage_calls(s) for s in ("research", "draft", "edit")] == [1, 3, 1]
 
         # Cancel a second run of the same id.
@@ -148,6 +149,10 @@ async def test_readme_starter_lines_drive_a_pipeline(dev_env, llm, tmp_path):
         ("python starter.py start --input '{not json'", "invalid pipeline input"),
         ("python starter.py start --input '{\"goal\": \"x\", \"stages\": []}'", "stages"),
         ("python starter.py start --input @/nonexistent.json", "input file not found"),
+        # A file name without its @: the hint says how to read it.
+        ("python starter.py start --input examples/pipeline.json",
+         "--input is not JSON; to read the file examples/pipeline.json, write --input @examples/pipeline.json"),
+        ("python starter.py start --input ../nothing-here.json", "--input takes JSON, or @FILE to read a file"),
         ("python starter.py status no-such-run", "no run with id 'no-such-run'"),
         ("python starter.py feedback no-such-run 'text'", "no run with id 'no-such-run'"),
     ],
@@ -210,3 +215,44 @@ async def test_patterns_doc_lines_start_every_pattern(dev_env, llm):
             assert result.state == "completed", line
         supervisor = await baton.result(dev_env.client, "supervisor-1")
     assert supervisor.questions == [{"question": "Who is it for?", "answer": "Aim it at sailors"}]
+    # The content pipeline's stage files went to the suite's temporary folder, not into the checkout.
+    assert list((TEST_ARTIFACTS / "content-1").glob("*.md")) and not (REPO_ROOT / "data" / "artifacts" / "content-1").exists()
+
+
+async def test_list_shows_ones_runs_with_pattern_state_and_spend(dev_env, llm):
+    waiting = f"list-wait-{uuid.uuid4().hex[:6]}"
+    done = f"list-done-{uuid.uuid4().hex[:6]}"
+    review = '{"goal": "Explain tides", "stages": [{"name": "draft", "agent": "writer", "review": true}]}'
+    fan_out = '{"goal": "Seas", "tasks": [{"id": "a", "agent": "researcher", "prompt": "Atlantic"}]}'
+    async with real_worker(dev_env.client, llm, "baton"):
+        await ok(f"python starter.py start --id {waiting} --input '{review}'", dev_env)
+        await ok(f"python starter.py start --id {done} --type fan-out --input '{fan_out}'", dev_env)
+        await until_state(dev_env, waiting, lambda s: s.state == "awaiting_review")
+        await asyncio.wait_for(baton.wait_result(dev_env.client, done), 30)
+        async with asyncio.timeout(10):  # visibility lags a moment behind the runs
+            while done not in (everything := await ok("python starter.py list --limit 200", dev_env)):
+                await asyncio.sleep(0.2)
+        row = " ".join(next(line for line in everything.splitlines() if waiting in line).split())
+        assert re.fullmatch(rf"{waiting} pipeline awaiting_review \d+s \d+ \$\d\.\d{{4}}", row), row
+        assert re.search(rf"{done} +fan-out +completed", everything)
+        active = await ok("python starter.py list --active --limit 200", dev_env)
+        assert waiting in active and done not in active
+        pipelines = await ok("python starter.py list --pattern pipeline --limit 200", dev_env)
+        assert waiting in pipelines and done not in pipelines
+        await baton.approve(dev_env.client, waiting)
+    code, out = await sh("python starter.py list --pattern fan-in", dev_env)
+    assert code == 2 and "unknown pattern 'fan-in'" in out
+
+
+def test_agents_lists_the_team_and_previews_what_an_agent_is_sent(capsys):
+    assert starter.main(["agents"]) == 0
+    team = capsys.readouterr().out
+    assert "agents in" in team and re.search(r"critic +gpt-4o-mini +– +\d+ +Critique", team)
+    assert starter.main(["agents", "writer"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "writer"
+    assert starter.main(["agents", "critic", "--preview", "--goal", "Explain tides"]) == 0
+    system, user = json.loads(capsys.readouterr().out)
+    assert system["role"] == "system" and "matching this JSON schema" in system["content"]
+    assert user["content"] == "Goal:\nExplain tides\n\nYour stage: critic"
+    assert starter.main(["agents", "nobody"]) == 2
+    assert "unknown agent 'nobody'" in capsys.readouterr().out

@@ -1,4 +1,6 @@
-"""The run's current details for the Temporal Web UI: a markdown table of stages.
+"""The run's current details for the Temporal Web UI: a markdown list of stages,
+one line each with its fields separated by " · " (the Web UI draws a markdown
+table without cell padding, so a table's cells ran together: "researchresearcher").
 
 It is rendered on every state change, so its cost must not grow with the run:
 past ``MAX_ROWS`` steps it shows the counts by state and only the steps that
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from baton.contracts import MAX_ROWS, StageStatus, Usage, rows_to_show
 
-STATE_ICONS = {"pending": "⏳", "running": "▶️", "awaiting_review": "✋", "done": "✅"}
+STATE_ICONS = {"pending": "⏳", "running": "▶️", "awaiting_review": "✋", "done": "✅", "failed": "❌", "skipped": "⏭️"}
 
 
 def render_details(pattern: str, state: str, stages: list[StageStatus], usage: Usage, info: dict | None = None) -> str:
@@ -26,19 +28,27 @@ def render_details(pattern: str, state: str, stages: list[StageStatus], usage: U
         lines.append("\n" + " · ".join(f"{STATE_ICONS.get(k, '')} {k} {n}" for k, n in by_state.items()) + f" (of {len(stages)})")
         if not shown:
             return "\n".join(lines)
-    lines += [
-        "",
-        "| stage | agent | state | model | runs | feedback |",
-        "|---|---|---|---|---|---|",
-    ]
-    for s in shown:
-        feedback = " / ".join(_cell(text) for text in s.feedback) or "–"
-        lines.append(
-            f"| {s.name} | {s.agent} | {STATE_ICONS.get(s.state, '')} {s.state} | {s.model or '–'} | {s.runs} | {feedback} |"
-        )
+    lines.append("")
+    lines += [step_line(s) for s in shown]
     return "\n".join(lines)
 
 
-def _cell(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split()).replace("|", "\\|")
+def step_line(s: StageStatus) -> str:
+    """``- ✅ **draft** · writer · done · gpt-4o-mini · 2 runs · feedback: …``"""
+    fields = [f"- {STATE_ICONS[s.state]} **{_plain(s.name)}**", _plain(s.agent), s.state]
+    if s.model:
+        fields.append(_plain(s.model))
+    if s.runs:
+        fields.append(f"{s.runs} run" + ("" if s.runs == 1 else "s"))
+    if s.feedback:
+        fields.append("feedback: " + " / ".join(_plain(text, 80) for text in s.feedback))
+    if s.error:
+        fields.append("error: " + _plain(s.error, 120))
+    return " · ".join(fields)
+
+
+def _plain(text: str, limit: int = 200) -> str:
+    """One line of text that markdown shows as typed."""
+    text = " ".join(text.split())
+    text = "".join("\\" + c if c in "\\`*_[]<>#|" else c for c in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

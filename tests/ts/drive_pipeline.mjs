@@ -1,7 +1,9 @@
 // Drives a Baton pipeline from Temporal's own TypeScript client, as another
 // service would: no Baton code, plain JSON in and out. Prints one JSON line per
 // observation; tests/test_typescript_client.py checks them.
-import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError, defaultPayloadConverter,
+} from '@temporalio/client';
 
 const address = process.env.TEMPORAL_ADDRESS;
 const taskQueue = process.env.BATON_TASK_QUEUE;
@@ -43,6 +45,23 @@ const handle = await client.workflow.start('PipelineWorkflow', {
 
 await handle.signal('pause');
 say('paused', (await until(handle, (s) => s.state === 'paused', 'pause')).state);
+
+// The answer research is writing, from its call's heartbeat details (docs/clients.md).
+async function live() {
+  const description = await handle.describe();
+  for (const activity of description.raw.pendingActivities ?? []) {
+    if (activity.activityType?.name !== 'run_agent' || !activity.heartbeatDetails) continue;
+    const [answer] = activity.heartbeatDetails.payloads.map((p) => defaultPayloadConverter.fromPayload(p));
+    if (answer.chars > 0) return answer;
+  }
+  return null;
+}
+let writing = null;
+for (let i = 0; i < 100 && !writing; i++) {
+  writing = await live();
+  if (!writing) await sleep(100);
+}
+say('live', writing && { stage: writing.stage, agent: writing.agent, partial: writing.tail.length < 600 });
 await handle.signal('resume');
 const waiting = await until(handle, (s) => s.awaiting_review === 'draft', 'review');
 say('awaiting_review', waiting.awaiting_review);
