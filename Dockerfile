@@ -1,4 +1,4 @@
-# The Baton worker image: `python worker.py`, configured from the environment.
+# The Baton worker image: `baton-worker`, configured from the environment.
 FROM python:3.11-slim
 
 WORKDIR /app
@@ -10,9 +10,10 @@ COPY baton ./baton
 COPY workflows ./workflows
 COPY activities ./activities
 COPY worker.py starter.py agents.toml ./
-RUN pip install .
+RUN pip install ".[worker]"
 
 # No secrets in the image: keys come from the environment at run time.
 RUN useradd --create-home --uid 10001 baton
 USER baton
-CMD ["python", "worker.py"]
+WORKDIR /home/baton
+CMD ["baton-worker"]

@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[embedded,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[worker,embedded,test]"
 	touch $(STAMP)
 
 run: $(STAMP)

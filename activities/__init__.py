@@ -1,5 +1,5 @@
 """The only side effects in Baton: agent (LLM) calls and the artifacts they write."""
 
-from activities.agent import AgentActivities, make_openai_client
+from baton.activities.agent import AgentActivities, make_openai_client
 
 __all__ = ["AgentActivities", "make_openai_client"]

@@ -22,11 +22,11 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.artifacts import ArtifactStore, artifacts_dir, preview
-from activities.breaker import BreakerBoard, provider_down
-from activities.errors import classify
-from activities.metrics import AgentMetrics, outcome_of
-from activities.prompts import build_messages, correction_message, tool_definitions
+from baton.activities.artifacts import ArtifactStore, artifacts_dir, preview
+from baton.activities.breaker import BreakerBoard, provider_down
+from baton.activities.errors import classify
+from baton.activities.metrics import AgentMetrics, outcome_of
+from baton.activities.prompts import build_messages, correction_message, tool_definitions
 from baton.agents import AgentRegistry, UnknownAgentError
 from baton.contracts import (LIVE_TAIL_CHARS, AgentRequest, AgentResult, AgentSpec, LiveAnswer, ResolveAgentsRequest,
                              ToolCall, Usage, explain)

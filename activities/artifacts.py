@@ -19,6 +19,8 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
+from baton.agents import DEFAULT_DATA_DIR
+
 INLINE_CHARS = 4000  # longer answers stay in history as a preview only
 UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -26,7 +28,7 @@ UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 def artifacts_dir(env: Mapping[str, str] = os.environ) -> Path:
     if env.get("BATON_ARTIFACTS_DIR"):
         return Path(env["BATON_ARTIFACTS_DIR"])
-    return Path(env.get("BATON_DATA_DIR") or Path(__file__).resolve().parent.parent / "data") / "artifacts"
+    return Path(env.get("BATON_DATA_DIR") or DEFAULT_DATA_DIR) / "artifacts"
 
 
 def safe_key(key: str) -> str:

@@ -9,7 +9,7 @@ import asyncio
 from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 
-from activities.breaker import STATE_VALUES
+from baton.activities.breaker import STATE_VALUES
 from baton.contracts import Usage
 
 # name -> description, as they appear at the Prometheus endpoint (docs/observability.md).

@@ -20,8 +20,11 @@ from pydantic import ValidationError
 from baton.contracts import AgentSpec, ModelPrice, Usage, explain
 from baton.schemas import resolve_schema
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_AGENTS_FILE = REPO_ROOT / "agents.toml"
+# The team shipped with Baton: the checkout's agents.toml (baton/agents.toml links to
+# it), or the copy packaged in an installed wheel.
+DEFAULT_AGENTS_FILE = Path(__file__).resolve().parent / "agents.toml"
+# Server data, pid and log files, artifacts: under the folder commands run in.
+DEFAULT_DATA_DIR = Path("data")
 
 
 class AgentConfigError(ValueError):

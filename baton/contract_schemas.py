@@ -43,7 +43,7 @@ def _payload(name: str, arg_types: list[Any]) -> dict | None:
 
 
 def pattern_schema(pattern: Pattern) -> dict[str, Any]:
-    from workflows.registry import ALL_WORKFLOWS  # the worker's classes: what a run answers
+    from baton.workflows.registry import ALL_WORKFLOWS  # the worker's classes: what a run answers
 
     [cls] = [c for c in ALL_WORKFLOWS if _Definition.from_class(c).name == pattern.workflow_type]
     defn = _Definition.from_class(cls)

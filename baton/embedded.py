@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from baton.agents import REPO_ROOT
+from baton.agents import DEFAULT_DATA_DIR
 from baton.search import create_flags as search_create_flags
 from baton.search import dev_server_flags
 
@@ -38,7 +38,7 @@ Say = Callable[[str], None]
 
 
 def data_dir() -> Path:
-    path = Path(os.environ.get("BATON_DATA_DIR") or REPO_ROOT / "data")
+    path = Path(os.environ.get("BATON_DATA_DIR") or DEFAULT_DATA_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -172,7 +172,7 @@ def ensure_worker(say: Say) -> int:
     log = data_dir() / "worker.log"
     seen = log.stat().st_size if log.exists() else 0
     say(f"Starting a worker in the background (log: {log})")
-    _spawn("worker", [sys.executable, str(REPO_ROOT / "worker.py")], env={**os.environ, "BATON_LOG_FORMAT": "json"})
+    _spawn("worker", [sys.executable, "-m", "baton.worker"], env={**os.environ, "BATON_LOG_FORMAT": "json"})
 
     def started() -> bool:
         if running("worker") is None:

@@ -30,8 +30,8 @@ class Replayed:
 
 async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
     # Imported here: the workflows (and the sandbox runner) are only needed to replay.
-    from worker import workflow_runner
-    from workflows.registry import ALL_WORKFLOWS
+    from baton.worker import workflow_runner
+    from baton.workflows.registry import ALL_WORKFLOWS
 
     seen: list[WorkflowHistory] = []
 

@@ -14,7 +14,6 @@ from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
 from baton import telemetry
-from baton.codec import codec_from_env
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_TASK_QUEUE = "baton"
@@ -36,6 +35,10 @@ def connect_config(env: Mapping[str, str] = os.environ) -> dict:
 
 def data_converter(env: Mapping[str, str] = os.environ) -> DataConverter:
     """Pydantic payloads, encrypted with AES-GCM when BATON_CODEC_KEYS is set (baton.codec)."""
+    if not env.get("BATON_CODEC_KEYS"):
+        return pydantic_data_converter
+    from baton.codec import codec_from_env  # cryptography: only where payloads are encrypted
+
     codec = codec_from_env(env)
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec) if codec else pydantic_data_converter
 

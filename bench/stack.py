@@ -88,7 +88,7 @@ class Stack:
                       "OPENAI_API_KEY": "bench", "BATON_AGENTS": str(REPO / "bench" / "agents.toml"), "BATON_TASK_QUEUE": QUEUE,
                       "BATON_LOG_FORMAT": "json", "BATON_ARTIFACTS_DIR": str(self.folder / "artifacts"),
                       **env}
-        process = self._spawn(f"worker-{number}", [sys.executable, "worker.py"], worker_env)
+        process = self._spawn(f"worker-{number}", [sys.executable, "-m", "baton.worker"], worker_env)
         self.workers.append(process)
         deadline = time.monotonic() + 30
         while "worker started" not in log.read_text(errors="replace"):

@@ -19,12 +19,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import make_openai_client
+from baton.activities import make_openai_client
 from baton import search
 from baton.agents import AgentRegistry, load_agents
 from baton.embedded import dynamic_config_flags
 from tests.llm_server import ScriptedLLM
-from worker import build_worker, workflow_runner
+from baton.worker import build_worker, workflow_runner
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -134,8 +134,8 @@ async def fake_worker(skip_env: WorkflowEnvironment, task_queue: str):
     """Every Baton workflow on the time-skipping server, with fake activities.
     Yields ``(fakes, start)``; ``start(workflow_name, input)`` returns a handle."""
     from tests.fakes import FakeAgents
-    from workflows.inputs import NO_INPUT
-    from workflows.registry import ALL_WORKFLOWS
+    from baton.workflows.inputs import NO_INPUT
+    from baton.workflows.registry import ALL_WORKFLOWS
 
     fakes = FakeAgents()
     async with Worker(skip_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS,

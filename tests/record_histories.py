@@ -18,11 +18,12 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from baton import client as baton
+from baton import search
 from baton.content import content_pipeline
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import TEMPORAL_CLI, real_worker
@@ -61,6 +62,37 @@ async def steered(client: Client, llm: ScriptedLLM) -> str:
     await baton.approve(client, handle.id, "draft")
     await baton.wait_result(client, handle.id)
     return handle.id
+
+
+async def from_another_sdk(client: Client, llm: ScriptedLLM) -> str:
+    """Started as the temporal CLI or another SDK starts it (raw JSON, no search
+    attributes: the run indexes itself), then a mistaken approve signal (ignored and
+    kept in the memo), a rejected approve update and an accepted one."""
+    workflow_id = "pipeline_from_another_sdk"
+    raw = {"goal": "Explain tides", "stages": [{"name": "research", "agent": "researcher"},
+                                               {"name": "draft", "agent": "writer", "review": True}]}
+    await client.start_workflow("PipelineWorkflow", raw, id=workflow_id, task_queue=QUEUE)
+    await wait_for(client, workflow_id, lambda s: s.awaiting_review == "draft")
+    await client.get_workflow_handle(workflow_id).signal("approve", {"stage": "research"})
+    await wait_for(client, workflow_id, lambda s: bool(s.ignored_signals))
+    try:
+        await baton.approve(client, workflow_id, "draft", run=2)
+    except baton.BatonError:
+        pass  # rejected by the validator: not in the history
+    await baton.approve(client, workflow_id, "draft", run=1)
+    await baton.wait_result(client, workflow_id)
+    return workflow_id
+
+
+async def bad_input(client: Client, llm: ScriptedLLM) -> str:
+    """Input another client typed wrongly: the run fails at once (InvalidInput)."""
+    workflow_id = "pipeline_bad_input"
+    handle = await client.start_workflow("PipelineWorkflow", {"goal": 42, "stages": []}, id=workflow_id, task_queue=QUEUE)
+    try:
+        await handle.result()
+    except WorkflowFailureError:
+        pass
+    return workflow_id
 
 
 async def retried_and_fallback(client: Client, llm: ScriptedLLM) -> str:
@@ -179,6 +211,8 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_straight": straight,
     "pipeline_steered": steered,
     "pipeline_retried_and_fallback": retried_and_fallback,
+    "pipeline_from_another_sdk": from_another_sdk,
+    "pipeline_bad_input": bad_input,
     "pipeline_cancelled": cancelled,
     "pipeline_failed": failed,
     "fan_out": fan_out,
@@ -199,7 +233,8 @@ async def main(names: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown scenario(s) {', '.join(sorted(unknown))}; scenarios: {', '.join(SCENARIOS)}")
     chosen = names or [name for name in SCENARIOS if not (HISTORIES / f"{name}.json").exists()]
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter)
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter,
+                                                search_attributes=search.ATTRIBUTES)  # as the embedded server has them
     try:
         for name in chosen:
             scenario = SCENARIOS[name]

@@ -8,7 +8,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.agent import AgentActivities, make_openai_client
+from baton.activities.agent import AgentActivities, make_openai_client
 from baton.contracts import AgentRequest, ContextItem, ResolveAgentsRequest
 from tests.conftest import agent_registry
 from tests.llm_server import Reply, ScriptedLLM
@@ -187,7 +187,7 @@ async def test_tool_calls_stream_back_whole_and_earlier_turns_are_sent(llm: Scri
 
 
 async def test_long_answers_become_artifacts_and_come_back_whole_as_context(llm: ScriptedLLM, tmp_path):
-    from activities.artifacts import INLINE_CHARS, ArtifactStore
+    from baton.activities.artifacts import INLINE_CHARS, ArtifactStore
 
     store = ArtifactStore(tmp_path)
     activities = AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}),
@@ -209,7 +209,7 @@ async def test_long_answers_become_artifacts_and_come_back_whole_as_context(llm:
                                            ("../x.md", "_/x.md"), ("run id!/st age.md", "run_id_/st_age.md"),
                                            ("..run/..x.md", "run/x.md")])
 def test_artifact_keys_cannot_leave_the_folder(tmp_path, key, path):
-    from activities.artifacts import ArtifactStore
+    from baton.activities.artifacts import ArtifactStore
 
     store = ArtifactStore(tmp_path)
     if path is None:

@@ -9,7 +9,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.exceptions import ApplicationError
 
-from activities.breaker import Breaker, provider_down
+from baton.activities.breaker import Breaker, provider_down
 from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import real_worker

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-import starter
+from baton import cli as starter
 from baton import client as baton
 from baton import search
 from tests.conftest import BIN, REPO_ROOT, TEST_ARTIFACTS, address_of, real_worker

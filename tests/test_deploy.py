@@ -48,7 +48,7 @@ def test_worker_scales_and_takes_secrets_from_the_environment():
 
 def test_dockerfile_runs_the_worker_from_files_that_exist():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    assert 'CMD ["python", "worker.py"]' in dockerfile
+    assert 'CMD ["baton-worker"]' in dockerfile and 'pip install ".[worker]"' in dockerfile
     for line in dockerfile.splitlines():
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:

@@ -4,7 +4,7 @@ notable steps for large ones (its cost must not grow with the run)."""
 from __future__ import annotations
 
 from baton.contracts import MAX_ROWS, StageStatus, Usage
-from workflows.details import render_details
+from baton.workflows.details import render_details
 
 
 def rows(states: list[str]) -> list[StageStatus]:

@@ -14,8 +14,8 @@ from temporalio.worker import Worker
 
 from baton.contracts import FeedbackRequest, PipelineInput, PipelineResult, RewindRequest, StageSpec, Status
 from tests.fakes import FakeAgents
-from worker import workflow_runner
-from workflows.pipeline import PipelineWorkflow
+from baton.worker import workflow_runner
+from baton.workflows.pipeline import PipelineWorkflow
 
 
 @pytest.fixture

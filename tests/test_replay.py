@@ -11,10 +11,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-import starter
+from baton import cli as starter
 from baton.patterns import PATTERNS
-from worker import workflow_runner
-from workflows.registry import ALL_WORKFLOWS
+from baton.worker import workflow_runner
+from baton.workflows.registry import ALL_WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import starter
+from baton import cli as starter
 from baton.contract_schemas import SCHEMA_DIR, all_schemas, render
 from baton.patterns import PATTERNS
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import starter
+from baton import cli as starter
 from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
 from baton.embedded import temporal_cli

@@ -11,13 +11,13 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
-from activities import AgentActivities, make_openai_client
-from activities.indexing import SearchAttributeCheck
+from baton.activities import AgentActivities, make_openai_client
+from baton.activities.indexing import SearchAttributeCheck
 from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import agent_registry, worker_env
 from tests.versioned_pipeline import PatchedPipeline, UnguardedPipeline
-from worker import workflow_runner
+from baton.worker import workflow_runner
 
 PIPELINE_HISTORIES = sorted((Path(__file__).parent / "histories").glob("pipeline_*.json"))
 

@@ -7,20 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workflows.registry import ALL_WORKFLOWS
+from baton.workflows.registry import ALL_WORKFLOWS
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def modules_loaded_by(module: str) -> set[str]:
-    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('workflows')))"
+    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('baton.workflows')))"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     return set(done.stdout.split())
 
 
 def test_a_pattern_module_imports_no_other_pattern() -> None:
     patterns = {workflow.__module__ for workflow in ALL_WORKFLOWS}
-    assert "workflows.pipeline" in patterns and "workflows.fanout" in patterns
-    loaded = modules_loaded_by("workflows.pipeline")
-    assert "workflows.pipeline" in loaded
-    assert not (loaded & patterns) - {"workflows.pipeline"}, loaded
+    assert "baton.workflows.pipeline" in patterns and "baton.workflows.fanout" in patterns
+    loaded = modules_loaded_by("baton.workflows.pipeline")
+    assert "baton.workflows.pipeline" in loaded
+    assert not (loaded & patterns) - {"baton.workflows.pipeline"}, loaded

@@ -10,8 +10,8 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import PipelineInput, PipelineResult
-    from workflows.inputs import NO_INPUT
-    from workflows.pipeline import PipelineWorkflow
+    from baton.workflows.inputs import NO_INPUT
+    from baton.workflows.pipeline import PipelineWorkflow
 
 PATCH = "final-polish"
 

@@ -13,8 +13,8 @@ from temporalio.common import RawValue, TypedSearchAttributes
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.control import ControlPlane, I
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.control import ControlPlane, I
+    from baton.workflows.inputs import NO_INPUT
 
 
 class ChildRunsPlane(ControlPlane[I]):

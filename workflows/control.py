@@ -49,8 +49,8 @@ with workflow.unsafe.imports_passed_through():
         ToolSpec,
         Usage,
     )
-    from workflows.details import render_details
-    from workflows.inputs import NO_INPUT, read_input
+    from baton.workflows.details import render_details
+    from baton.workflows.inputs import NO_INPUT, read_input
 
 
 MAX_IGNORED = 20  # ignored signals kept in status and the memo

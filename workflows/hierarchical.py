@@ -11,14 +11,14 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.inputs import NO_INPUT
     from baton.contracts import AgentSpec, ContextItem, HierarchicalInput, HierarchicalResult, PhaseOutcome
     from baton.plans import new_agent_spec, phase_plan_errors
     from baton.schemas import PhasePlan
-    from workflows.children import ChildRunsPlane
-    from workflows.control import root_message
-    from workflows.phases import CHILD_TYPES, phase_input, phase_output
-    from workflows.planning import ask_for_plan
+    from baton.workflows.children import ChildRunsPlane
+    from baton.workflows.control import root_message
+    from baton.workflows.phases import CHILD_TYPES, phase_input, phase_output
+    from baton.workflows.planning import ask_for_plan
 
 PLAN, SYNTHESIS = "plan", "synthesis"
 BRIEF = ("Split the goal into a few phases that run one after another, each seeing the results of the ones before. "

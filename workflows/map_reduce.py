@@ -16,11 +16,11 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.inputs import NO_INPUT
     from baton.contracts import (ContextItem, ItemFailure, MapBatchInput, MapBatchResult, MapReduceInput,
                                  MapReduceProgress, MapReduceResult)
-    from workflows.children import ChildRunsPlane
-    from workflows.control import BUDGET_EXCEEDED, ControlPlane
+    from baton.workflows.children import ChildRunsPlane
+    from baton.workflows.control import BUDGET_EXCEEDED, ControlPlane
 
 MAX_FAILURES_KEPT = 100
 

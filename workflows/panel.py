@@ -11,9 +11,9 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, ExpertSpec, PanelInput, PanelResult
-    from workflows.control import ControlPlane
+    from baton.workflows.control import ControlPlane
 
 MODERATE = "consensus"
 

@@ -8,9 +8,9 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, PipelineInput, PipelineResult
-    from workflows.control import ControlPlane
+    from baton.workflows.control import ControlPlane
 
 
 # A ValidationError (bad input typed at the CLI) fails the run with its message

@@ -13,12 +13,12 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, PlannedInput, PlannedResult, PlannedTaskState, TaskFailure
     from baton.plans import new_agent_spec
     from baton.schemas import Plan, PlannedTask
-    from workflows.control import ControlPlane
-    from workflows.planning import ask_for_plan
+    from baton.workflows.control import ControlPlane
+    from baton.workflows.planning import ask_for_plan
 
 PLAN = "plan"
 

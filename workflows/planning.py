@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from baton.contracts import ContextItem
 from baton.plans import plan_errors
 from baton.schemas import resolve_schema
-from workflows.control import ControlPlane
+from baton.workflows.control import ControlPlane
 
 REPLANS = 2
 

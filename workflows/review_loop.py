@@ -9,11 +9,11 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, ReviewLoopInput, ReviewLoopResult, ReviewRound, TaskFailure
     from baton.schemas import PlannedTask
-    from workflows.control import ControlPlane
-    from workflows.planning import ask_for_plan
+    from baton.workflows.control import ControlPlane
+    from baton.workflows.planning import ask_for_plan
 
 BRIEF = "Split the goal into independent tasks, one worker agent each, with a clear prompt."
 

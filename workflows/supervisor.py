@@ -13,10 +13,10 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import NO_INPUT
+    from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ChatTurn, Delegation, SupervisorInput, SupervisorResult, ToolCall
-    from workflows.control import ControlPlane
-    from workflows.supervisor_tools import AskPerson, Delegate, Finish, parse_call, supervisor_tools
+    from baton.workflows.control import ControlPlane
+    from baton.workflows.supervisor_tools import AskPerson, Delegate, Finish, parse_call, supervisor_tools
 
 NO_ANSWER = "The person approved without an answer: continue on your own judgement."
 

@@ -1,0 +1,133 @@
+"""A Baton worker: every workflow and the agent activity, for the Temporal
+server in TEMPORAL_ADDRESS and the model endpoint in OPENAI_BASE_URL.
+
+    python worker.py
+
+It starts nothing else (no dev server, no model): that is ``starter.py run``.
+SIGTERM / Ctrl-C stop polling and let agent calls in flight finish within
+BATON_SHUTDOWN_GRACE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import pkgutil
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from datetime import timedelta
+
+import openai
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from baton.activities import AgentActivities, make_openai_client
+from baton.activities.artifacts import ArtifactStore, artifacts_dir
+from baton.activities.breaker import BreakerBoard
+from baton.activities.indexing import SearchAttributeCheck
+import baton
+from baton import telemetry
+from baton.agents import AgentRegistry, load_agents
+from baton.embedded import model_configured, no_model_message
+from baton.logs import configure_logging
+from baton.temporal import connect, task_queue
+from baton.workflows.registry import ALL_WORKFLOWS
+
+log = structlog.get_logger("baton.worker")
+
+# Pure modules the sandbox need not re-import for every workflow run: pydantic and
+# Baton's own modules, but not the workflows (each run imports its pattern afresh,
+# under the sandbox's restrictions) nor the activities (never imported by a workflow).
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types",
+                       *(f"baton.{m.name}" for m in pkgutil.iter_modules(baton.__path__)
+                         if m.name not in ("workflows", "activities")))
+
+
+def build_worker(
+    client: Client,
+    registry: AgentRegistry,
+    llm: openai.AsyncOpenAI,
+    env: Mapping[str, str] = os.environ,
+) -> Worker:
+    breakers = BreakerBoard(failures_to_open=int(env.get("BATON_BREAKER_FAILURES", "5")),
+                            cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
+    agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers)
+    return Worker(
+        client,
+        task_queue=task_queue(env),
+        workflows=ALL_WORKFLOWS,
+        activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered],
+        # One slot per concurrent LLM call this worker may make.
+        max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
+        # Agent calls started per second by this worker, and by all workers of the
+        # task queue together (enforced by the server): a provider's requests-per-minute.
+        max_activities_per_second=_rate(env, "BATON_AGENT_CALLS_PER_SECOND"),
+        max_task_queue_activities_per_second=_rate(env, "BATON_QUEUE_AGENT_CALLS_PER_SECOND"),
+        # Runs kept in memory between their tasks; one evicted is replayed from its
+        # history when it next wakes. 500 instead of the SDK's 1,000 kept a worker
+        # with 1,000 runs waiting for people at 280 MB instead of ~400 MB (BENCHMARKS.md).
+        max_cached_workflows=int(env.get("BATON_MAX_CACHED_WORKFLOWS", "500")),
+        graceful_shutdown_timeout=timedelta(seconds=float(env.get("BATON_SHUTDOWN_GRACE_SECONDS", "30"))),
+        # How often an agent call's answer so far (its heartbeat details) reaches the
+        # server, where `watch` reads it; the SDK's default waits up to 80% of the
+        # heartbeat timeout (24 s with the shipped 30 s).
+        max_heartbeat_throttle_interval=timedelta(seconds=float(env.get("BATON_LIVE_SECONDS", "2"))),
+        workflow_runner=workflow_runner(),
+    )
+
+
+def _rate(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    rate = float(raw)
+    if rate <= 0:
+        raise ValueError(f"{name} must be a positive number of agent calls per second, not {raw!r}")
+    return rate
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
+
+
+async def run_worker(env: Mapping[str, str] = os.environ) -> None:
+    registry = load_agents(env=env)
+    llm = make_openai_client(env)
+    client = await connect(env)
+    worker = build_worker(client, registry, llm, env)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # Everything loaded at start (SDK, sandbox, openai, pydantic schemas) leaves the
+    # garbage collector's view: full collections then scan only what runs create.
+    gc.freeze()
+    log.info("worker started", task_queue=worker.task_queue, agents=registry.names, llm=str(llm.base_url))
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing agent calls in flight")
+    telemetry.flush()
+    log.info("worker stopped")
+
+
+def entry() -> None:
+    """``baton-worker`` (installed) and ``python worker.py`` (a checkout)."""
+    configure_logging()
+    if not model_configured():
+        print(f"error: {no_model_message()}", file=sys.stderr)
+        sys.exit(2)
+    asyncio.run(run_worker())
+    # Skip interpreter teardown: the Temporal client's Rust threads can abort a
+    # finalizing interpreter (temporalio/sdk-python#300), turning a clean stop
+    # into SIGABRT. Everything is flushed by now (spans in run_worker).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    entry()
