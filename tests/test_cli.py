@@ -194,7 +194,7 @@ PATTERN_SCRIPTS = {
 async def test_patterns_doc_lines_start_every_pattern(dev_env, llm):
     starts = doc_lines("docs/patterns.md", "temporal workflow start")
     started_types = {re.search(r"--type (\S+)", line).group(1) for line in starts}
-    from baton.patterns import PATTERNS
+    from baton.patterns import BY_NAME, PATTERNS
     assert started_types == {p.workflow_type for p in PATTERNS}  # one line per pattern (content: the pipeline)
     for workflow_id, replies in PATTERN_SCRIPTS.items():
         for stage, reply in replies.items():
@@ -213,6 +213,12 @@ async def test_patterns_doc_lines_start_every_pattern(dev_env, llm):
         for line in starts:
             result = await asyncio.wait_for(baton.wait_result(dev_env.client, workflow_id_of(line)), 60)
             assert result.state == "completed", line
+            # Started by the temporal CLI: every pattern indexed itself; the line gave the summary.
+            described = await dev_env.client.get_workflow_handle(workflow_id_of(line)).describe()
+            pattern = BY_NAME[re.search(r"--type (\S+)", line).group(1)].name
+            assert described.typed_search_attributes.get(search.PATTERN) == pattern, line
+            assert described.typed_search_attributes.get(search.STATE) == "completed", line
+            assert await described.static_summary() == re.search(r'--static-summary "([^"]+)"', line).group(1)
         supervisor = await baton.result(dev_env.client, "supervisor-1")
     assert supervisor.questions == [{"question": "Who is it for?", "answer": "Aim it at sailors"}]
     # The content pipeline's stage files went to the suite's temporary folder, not into the checkout.
