@@ -17,15 +17,13 @@ from pydantic import TypeAdapter
 from temporalio.common import RawValue
 from temporalio.workflow import _Definition
 
-from baton.contracts import ApproveRequest
+from baton.contracts import ERROR_TYPES, ApproveRequest
 from baton.patterns import PATTERNS, Pattern
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 # Handlers that read their payload themselves (RawValue), so that a bad one is
 # shown instead of dropped: the contract the payload is read as.
 RAW_PAYLOADS = {"approve": ApproveRequest}
-ERROR_TYPES = ["InvalidInput", "UnknownWorkflowType", "UnknownAgent", "AgentFailed", "BudgetExceeded", "ReviewDeadline",
-               "InvalidPlan", "RunFailed"]
 
 
 def _schema(hint: Any, sent: bool = False) -> dict | None:
@@ -57,7 +55,7 @@ def pattern_schema(pattern: Pattern) -> dict[str, Any]:
                     for name, u in sorted(defn.updates.items()) if name},
         "queries": {name: {"payload": _payload(name, q.arg_types), "answer": _schema(q.ret_type)}
                     for name, q in sorted(defn.queries.items()) if name},
-        "error_types": ERROR_TYPES,
+        "error_types": list(ERROR_TYPES),
     }
 
 

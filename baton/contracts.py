@@ -248,6 +248,11 @@ class ApproveRequest(Contract):
                             "stages[].runs); an approval of an earlier run approves nothing")
 
 
+# The types a failed run fails with (docs/errors.md): clients branch on these.
+ERROR_TYPES = ("InvalidInput", "UnknownWorkflowType", "UnknownAgent", "AgentFailed", "BudgetExceeded", "ReviewDeadline",
+               "InvalidPlan", "RunFailed")
+
+
 class IgnoredSignal(Contract):
     """A signal the run received and did nothing with, and why."""
 

@@ -69,6 +69,7 @@ async def test_three_bad_plans_fail_the_run_with_the_reason(fake_worker):
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
     assert "no valid plan in 3 tries" in str(caught.value.cause) and "unknown agent 'ghost'" in str(caught.value.cause)
+    assert caught.value.cause.type == "InvalidPlan"  # a stable type (docs/errors.md)
     assert fakes.stages_called() == ["plan", "plan", "plan"]
 
 

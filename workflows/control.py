@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         AgentSpec,
         ApproveRequest,
         ChatTurn,
+        ERROR_TYPES,
         ContextItem,
         FeedbackRequest,
         IgnoredSignal,
@@ -624,7 +625,8 @@ class ControlPlane(Generic[I]):
 
     def failed(self, err: ApplicationError) -> ApplicationError:
         """The run's failure, with the step, the agent and the provider's reason; its
-        type is the cause's stable one (docs/errors.md), else ``RunFailed``."""
+        type is the cause's when that is one of the stable ERROR_TYPES (docs/errors.md),
+        else ``RunFailed`` (the cause's own type is in the details)."""
         self._error = err.message
         self._state = "failed"
         failed_steps = [row.name for row in self._stages.values() if row.state == "running"]
@@ -632,7 +634,8 @@ class ControlPlane(Generic[I]):
             self._stages[name].state, self._stages[name].error = "failed", err.message
         self._record_outputs()
         details = {"pattern": self.pattern, "steps": failed_steps, "cause_type": err.type}
-        return ApplicationError(self._error, details, type=err.type or "RunFailed", non_retryable=True)
+        stable = err.type if err.type in ERROR_TYPES else "RunFailed"
+        return ApplicationError(self._error, details, type=stable, non_retryable=True)
 
     def cancelled(self) -> None:
         self._state = "cancelled"
