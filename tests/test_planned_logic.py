@@ -106,7 +106,12 @@ async def test_at_max_failures_a_person_decides_to_continue(fake_worker):
     fakes, start = fake_worker
     fakes.failing_steps = {"f1", "f2", "f3"}
     fakes.script("plan", {"tasks": [task("f1"), task("f2"), task("f3"), task("later", deps=["ok"]), task("ok")]})
+    # 'ok' (which 'later' needs) finishes only after the third failure: else 'later' may
+    # rightly start before the gate closes, and the test would depend on which call ends first.
+    release_ok = fakes.hold("ok")
     handle = await start("PlannedWorkflow", planned(max_parallel=3), PlannedResult)
+    await until(handle, lambda s: sum(row.state == "failed" for row in s.stages) == 3)
+    release_ok.set()
     waiting = await until(handle, lambda s: s.state == "awaiting_review")
     assert waiting.awaiting_review == "plan"
     await asyncio.sleep(0.2)
