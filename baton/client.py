@@ -147,12 +147,7 @@ async def resume(client: Client, workflow_id: str) -> None:
 async def live(client: Client, workflow_id: str) -> list[LiveAnswer]:
     """The agent calls in flight and what each has written so far (from their
     heartbeat details: a few seconds behind, no history events)."""
-    try:
-        description = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise BatonError(f"no run with id {workflow_id!r} ({err.message})") from None
-        raise BatonError(f"Temporal rejected the request for {workflow_id}: {err.message}") from None
+    description = await _call(client, workflow_id, lambda h: h.describe())
     answers = []
     for pending in description.raw_description.pending_activities:
         if pending.activity_type.name != "run_agent" or not pending.heartbeat_details.payloads:

@@ -43,8 +43,7 @@ def _payload(name: str, arg_types: list[Any]) -> dict | None:
 def pattern_schema(pattern: Pattern) -> dict[str, Any]:
     from baton.workflows.registry import ALL_WORKFLOWS  # the worker's classes: what a run answers
 
-    [cls] = [c for c in ALL_WORKFLOWS if _Definition.from_class(c).name == pattern.workflow_type]
-    defn = _Definition.from_class(cls)
+    [defn] = [d for d in map(_Definition.from_class, ALL_WORKFLOWS) if d.name == pattern.workflow_type]
     return {
         "pattern": pattern.name,
         "workflow_type": pattern.workflow_type,

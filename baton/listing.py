@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from baton import search
 from baton.client import BatonError, status
 from baton.contracts import Contract
-from baton.patterns import BY_NAME, PATTERNS, find_pattern
+from baton.patterns import BY_NAME, find_pattern, runs_query
 
 STATUS_TIMEOUT = 3.0  # seconds to wait for a run's own answer (no worker: shown without)
 
@@ -27,13 +27,11 @@ class RunRow(Contract):
 
 
 def visibility_query(active: bool, pattern: str | None) -> str:
-    """Every Baton pattern's runs by workflow type (works on a namespace without
-    Baton's search attributes), or one pattern's; ``active``: running only."""
+    """Every Baton pattern's runs, or one pattern's; ``active``: running only."""
     try:
-        types = [find_pattern(pattern).workflow_type] if pattern else [p.workflow_type for p in PATTERNS]
+        query = runs_query([find_pattern(pattern)]) if pattern else runs_query()
     except ValueError as err:
         raise BatonError(str(err)) from None
-    query = "WorkflowType IN (" + ", ".join(f"'{t}'" for t in types) + ")"
     return query + (" AND ExecutionStatus = 'Running'" if active else "")
 
 

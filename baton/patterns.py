@@ -50,6 +50,13 @@ BY_NAME = {key: p for p in PATTERNS for key in (p.name, p.workflow_type)}
 BY_INPUT = {p.input: p for p in PATTERNS}
 
 
+def runs_query(patterns: list[Pattern] = PATTERNS) -> str:
+    """A visibility query for these patterns' runs (every Baton run by default),
+    whichever task queue they ran on; by workflow type, so it needs no custom
+    search attribute."""
+    return "WorkflowType IN (" + ", ".join(f"'{p.workflow_type}'" for p in patterns) + ")"
+
+
 def find_pattern(name: str) -> Pattern:
     try:
         return BY_NAME[name]

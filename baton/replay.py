@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from baton.patterns import PATTERNS
+from baton.patterns import runs_query
 from baton.temporal import data_converter
-
-# Every Baton pattern's runs, whichever task queue they ran on.
-BATON_RUNS = "WorkflowType IN (" + ", ".join(f"'{p.workflow_type}'" for p in PATTERNS) + ")"
 
 
 @dataclass
@@ -56,7 +53,7 @@ def _message(err: Exception | None) -> str | None:
 
 
 async def from_server(client: Client, query: str | None, limit: int) -> AsyncIterator[WorkflowHistory]:
-    async for history in client.list_workflows(query or BATON_RUNS, limit=limit).map_histories():
+    async for history in client.list_workflows(query or runs_query(), limit=limit).map_histories():
         yield history
 
 
