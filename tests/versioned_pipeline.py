@@ -26,9 +26,9 @@ class PatchedPipeline(PipelineWorkflow):
         return self.result()
 
     async def polish(self, inp: PipelineInput) -> None:
-        final = self.memory.outputs[inp.stages[-1].name]
+        final = self.timeline.outputs[inp.stages[-1].name]
         answer = await self.call_agent("polish", inp.stages[-1].agent, inp.goal, instructions=f"Polish this:\n{final}")
-        self.memory.outputs["polish"] = answer.text
+        self.timeline.outputs["polish"] = answer.text
 
 
 @workflow.defn(name="PipelineWorkflow")

@@ -15,6 +15,7 @@ from temporalio.exceptions import ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.control import ControlPlane, I
     from baton.workflows.inputs import NO_INPUT
+    from baton.workflows.runtime import publishing
 
 
 class ChildRunsPlane(ControlPlane[I]):
@@ -26,14 +27,14 @@ class ChildRunsPlane(ControlPlane[I]):
     @workflow.signal
     async def pause(self) -> None:
         """Pause this run and every child in flight."""
-        self._paused = True
-        self._publish()
+        self.pauses.paused = True
+        self.publish()
         await self._tell_children("pause")
 
     @workflow.signal
     async def resume(self) -> None:
-        self._paused = False
-        self._publish()
+        self.pauses.paused = False
+        self.publish()
         await self._tell_children("resume")
 
     async def _tell_children(self, signal: str) -> None:
@@ -45,9 +46,9 @@ class ChildRunsPlane(ControlPlane[I]):
 
     async def run_child(self, workflow_type: str, inp: Any, child_id: str, result_type: type, summary: str) -> Any:
         """Start a child workflow of another pattern on this task queue and wait for its result."""
-        await self.pause_gate()
-        await self.budget_gate()
-        indexed = self.child_search_attributes()
+        await self.pauses.wait()
+        await self.budget.check(self.publish)
+        indexed = publishing.child_search_attributes()
         handle = await workflow.start_child_workflow(
             workflow_type, inp, id=child_id, result_type=result_type, static_summary=summary,
             execution_timeout=timedelta(days=30),

@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, FanOutInput, FanOutResult, TaskFailure, TaskSpec
     from baton.workflows.control import ControlPlane
+    from baton.workflows.runtime.parallel import run_parallel
 
 SYNTHESIS = "synthesis"
 
@@ -31,12 +32,12 @@ class FanOutWorkflow(ControlPlane[FanOutInput]):
     async def run(self, raw: RawValue = NO_INPUT) -> FanOutResult:
         inp = await self.begin()
         synthesizer = [(SYNTHESIS, inp.synthesizer)] if inp.synthesizer else []
-        self.init_stages([(t.id, t.agent) for t in inp.tasks] + synthesizer)
+        self.board.define([(t.id, t.agent) for t in inp.tasks] + synthesizer)
         with self.ends_of_run(inp):
-            await self.resolve_agents({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer}, defined=inp.defined_agents)
-            await self.run_parallel(inp.tasks, self._run_task, inp.max_parallel)
-            if inp.synthesizer and self.memory.outputs:
-                context = [ContextItem(name=t.id, output=self.memory.outputs[t.id]) for t in inp.tasks if t.id in self.memory.outputs]
+            await self.agents.resolve({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer}, defined=inp.defined_agents)
+            await run_parallel(inp.tasks, self._run_task, inp.max_parallel)
+            if inp.synthesizer and self.timeline.outputs:
+                context = [ContextItem(name=t.id, output=self.timeline.outputs[t.id]) for t in inp.tasks if t.id in self.timeline.outputs]
                 self._synthesis = await self.try_step(SYNTHESIS, inp.synthesizer, inp.goal, context,
                                                       "Synthesize the task results above into one answer to the goal.")
         return self.result()
@@ -46,12 +47,12 @@ class FanOutWorkflow(ControlPlane[FanOutInput]):
 
     @workflow.query
     def result(self) -> FanOutResult:
-        outputs = self.memory.outputs
+        outputs = self.timeline.outputs
         return FanOutResult(
             completed={t.id: outputs[t.id] for t in self.inp.tasks if t.id in outputs},
-            failed=[TaskFailure(id=name, agent=row.agent, error=row.error or "")
-                    for name, row in self._stages.items() if row.state == "failed"],
+            failed=[TaskFailure(id=name, agent=self.board.agent(name), error=self.board.error(name) or "")
+                    for name in self.board.in_state("failed")],
             synthesis=self._synthesis,
-            usage=self._usage,
+            usage=self.agents.usage,
             state=self.run_state(),
         )

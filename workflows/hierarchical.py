@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.plans import new_agent_spec, phase_plan_errors
     from baton.schemas import PhasePlan
     from baton.workflows.children import ChildRunsPlane
-    from baton.workflows.control import root_message
+    from baton.workflows.runtime.ending import root_message
     from baton.workflows.phases import CHILD_TYPES, phase_input, phase_output
     from baton.workflows.planning import ask_for_plan
 
@@ -43,15 +43,15 @@ class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> HierarchicalResult:
         inp = await self.begin()
-        self.init_stages([(PLAN, inp.planner)])
+        self.board.define([(PLAN, inp.planner)])
         with self.ends_of_run(inp):
-            await self.resolve_agents({inp.planner, inp.synthesizer, *(inp.agents or [])}, every=inp.agents is None)
-            known = set(inp.agents or self._specs) - {inp.planner}
+            await self.agents.resolve({inp.planner, inp.synthesizer, *(inp.agents or [])}, every=inp.agents is None)
+            known = set(inp.agents or self.agents.names()) - {inp.planner}
             plan: PhasePlan = await ask_for_plan(self, PLAN, inp.planner, inp.goal, known, [], BRIEF, inp.allow_new_agents,
                                                  schema="PhasePlan", check=phase_plan_errors)
-            self._new_agents = [new_agent_spec(agent, self._specs[inp.planner]) for agent in plan.agents]
+            self._new_agents = [new_agent_spec(agent, self.agents.spec(inp.planner)) for agent in plan.agents]
             self.info["new_agents"] = [a.model_dump() for a in plan.agents]
-            self.add_stages([(phase.id, phase.pattern) for phase in plan.phases] + [(SYNTHESIS, inp.synthesizer)])
+            self.board.add([(phase.id, phase.pattern) for phase in plan.phases] + [(SYNTHESIS, inp.synthesizer)])
             for phase in plan.phases:
                 await self._run_phase(phase)
             done = [ContextItem(name=p.id, output=p.output) for p in self._phases if p.output]
@@ -69,24 +69,24 @@ class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
         earlier = "\n\n".join(f"Result of phase {p.id}:\n{p.output[:MAX_CONTEXT_CHARS]}" for p in self._phases if p.output)
         goal = f"{phase.goal}\n\n(One phase of the overall goal: {self.inp.goal})" + (f"\n\n{earlier}" if earlier else "")
         child_input = phase_input(phase, goal, self._new_agents, self.inp.max_parallel, self.inp.planner, self.inp.synthesizer,
-                                  self.child_budget())
+                                  self.budget.child_share())
         try:
             result = await self.run_child(child_type, child_input, child_id, result_type, f"{phase.pattern} phase {phase.id}")
         except ChildWorkflowError as err:
             outcome.state, outcome.error = "failed", root_message(err)
-            self.step_failed(phase.id, outcome.error)
+            self.board.fail(phase.id, outcome.error)
         else:
-            self._usage += result.usage
+            self.agents.count(result.usage)
             outcome.output = phase_output(result)
             outcome.state = "done"
-            self.stage_done(phase.id, outcome.output or "")
+            self.step_done(phase.id, outcome.output or "")
         self._show()
 
     def _show(self) -> None:
         self.info["phases"] = [p.model_dump(exclude={"output", "goal"}) for p in self._phases]
-        self._publish()
+        self.publish()
 
     @workflow.query
     def result(self) -> HierarchicalResult:
         return HierarchicalResult(phases=list(self._phases), new_agents=[a.name for a in self._new_agents],
-                                  synthesis=self._synthesis, usage=self._usage, state=self.run_state())
+                                  synthesis=self._synthesis, usage=self.agents.usage, state=self.run_state())

@@ -20,7 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from baton.contracts import (ContextItem, ItemFailure, MapBatchInput, MapBatchResult, MapReduceInput,
                                  MapReduceProgress, MapReduceResult)
     from baton.workflows.children import ChildRunsPlane
-    from baton.workflows.control import BUDGET_EXCEEDED, ControlPlane
+    from baton.workflows.control import ControlPlane
+    from baton.workflows.runtime.gates import BUDGET_EXCEEDED
+    from baton.workflows.runtime.parallel import run_parallel, wait_any
 
 MAX_FAILURES_KEPT = 100
 
@@ -38,7 +40,7 @@ async def reduce_all(plane: ControlPlane, results: list[ContextItem], reducer: s
                                             "Combine the results above into one result for the goal. Keep every finding.")
             reduced[number] = answer.text
 
-        await plane.run_parallel(range(len(groups)), reduce_group, fan_in)
+        await run_parallel(range(len(groups)), reduce_group, fan_in)
         results = [ContextItem(name=f"part {n + 1}", output=reduced[n]) for n in range(len(groups))]
     return results[0].output if results else None
 
@@ -52,8 +54,8 @@ class MapBatchWorkflow(ControlPlane[MapBatchInput]):
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> MapBatchResult:
         inp = await self.begin()
-        self.apply_budget(inp)
-        await self.resolve_agents({inp.mapper, inp.reducer})
+        self.budget.apply(inp)
+        await self.agents.resolve({inp.mapper, inp.reducer})
         mapped: dict[int, str] = {}
         failed: list[ItemFailure] = []
 
@@ -68,10 +70,10 @@ class MapBatchWorkflow(ControlPlane[MapBatchInput]):
                 return
             mapped[index] = answer.text
 
-        await self.run_parallel(range(len(inp.items)), map_one, inp.max_parallel)
+        await run_parallel(range(len(inp.items)), map_one, inp.max_parallel)
         results = [ContextItem(name=f"item {i}", output=mapped[i]) for i in sorted(mapped)]
         partial = await reduce_all(self, results, inp.reducer, inp.goal, inp.reduce_fan_in)
-        return MapBatchResult(partial=partial, mapped=len(mapped), failed=sorted(failed, key=lambda f: f.index), usage=self._usage)
+        return MapBatchResult(partial=partial, mapped=len(mapped), failed=sorted(failed, key=lambda f: f.index), usage=self.agents.usage)
 
 
 @workflow.defn(name="MapReduceWorkflow", failure_exception_types=[pydantic.ValidationError])
@@ -90,7 +92,7 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
             return  # begin() fails the run with the reasons
         inp = self.inp
         self._progress = inp.progress.model_copy(deep=True)
-        self._usage = self._progress.usage
+        self.agents.count(self._progress.usage)  # carried over from the runs before
         self._batches = [inp.items[i:i + inp.batch_size] for i in range(0, len(inp.items), inp.batch_size)]
         self._show()
 
@@ -98,7 +100,7 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
     async def run(self, raw: RawValue = NO_INPUT) -> MapReduceResult:
         inp = await self.begin()
         with self.ends_of_run(inp):
-            await self.resolve_agents({inp.mapper, inp.reducer})
+            await self.agents.resolve({inp.mapper, inp.reducer})
             if await self._map_batches():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 carried = self._progress.model_copy(update={"runs": self._progress.runs + 1})
@@ -113,13 +115,13 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
         while self._progress.next_batch < len(self._batches) or running:
             room = self.inp.max_batches_in_flight - len(running)
             while room > 0 and self._progress.next_batch < len(self._batches) and not self._history_full():
-                await self.pause_gate()
+                await self.pauses.wait()
                 running.append(asyncio.create_task(self._run_batch(self._progress.next_batch)))
                 self._progress.next_batch += 1
                 room -= 1
             if not running:
                 return True  # history full: hand the rest to a fresh run
-            await self.wait_any(running)
+            await wait_any(running)
             for task in running:
                 if task.done():
                     task.result()  # a failed batch fails the run
@@ -132,7 +134,7 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
             "MapBatchWorkflow",
             MapBatchInput(goal=inp.goal, first_index=first, items=self._batches[number], mapper=inp.mapper,
                           reducer=inp.reducer, max_parallel=inp.max_parallel, reduce_fan_in=inp.reduce_fan_in,
-                          **self.child_budget()),
+                          **self.budget.child_share()),
             f"{workflow.info().workflow_id}-batch-{number + 1}", MapBatchResult,
             f"batch {number + 1}/{len(self._batches)}: items {first}–{first + len(self._batches[number]) - 1}",
         )
@@ -141,8 +143,8 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
         self._progress.mapped += batch.mapped
         self._progress.failed_count += len(batch.failed)
         self._progress.failed = sorted(self._progress.failed + batch.failed, key=lambda f: f.index)[:MAX_FAILURES_KEPT]
-        self._usage += batch.usage
-        self._progress.usage = self._usage
+        self.agents.count(batch.usage)
+        self._progress.usage = self.agents.usage
         self._show()
 
     def _history_full(self) -> bool:
@@ -153,10 +155,10 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
         p = self._progress
         self.info.update(items=len(self.inp.items), mapped=p.mapped, failed=p.failed_count, batches=len(self._batches),
                          batches_started=p.next_batch, runs=p.runs)
-        self._publish()
+        self.publish()
 
     @workflow.query
     def result(self) -> MapReduceResult:
         p = self._progress
         return MapReduceResult(result=self._result, items=len(self.inp.items), mapped=p.mapped, failed_count=p.failed_count,
-                               failed=p.failed, runs=p.runs, usage=self._usage, state=self.run_state())
+                               failed=p.failed, runs=p.runs, usage=self.agents.usage, state=self.run_state())

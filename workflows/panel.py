@@ -37,32 +37,32 @@ class ExpertPanelWorkflow(ControlPlane[PanelInput]):
     async def run(self, raw: RawValue = NO_INPUT) -> PanelResult:
         inp = await self.begin()
         rows = [(step(e.name, r), e.agent) for r in range(1, inp.rounds + 1) for e in inp.experts]
-        self.init_stages([*rows, (MODERATE, inp.moderator)])
+        self.board.define([*rows, (MODERATE, inp.moderator)])
         with self.ends_of_run(inp):
-            await self.resolve_agents({e.agent for e in inp.experts} | {inp.moderator}, defined=inp.defined_agents)
+            await self.agents.resolve({e.agent for e in inp.experts} | {inp.moderator}, defined=inp.defined_agents)
             for round_number in range(1, inp.rounds + 1):
                 self.info["round"] = round_number
                 await asyncio.gather(*(self._answer(e, round_number) for e in inp.experts))
-            last = [ContextItem(name=e.name, output=self.memory.outputs[step(e.name, inp.rounds)]) for e in inp.experts]
+            last = [ContextItem(name=e.name, output=self.timeline.outputs[step(e.name, inp.rounds)]) for e in inp.experts]
             verdict = await self.call_agent(MODERATE, inp.moderator, inp.question, last, schema="Consensus",
                                             instructions="Moderate the panel: state the consensus, how far the experts agree, and every dissenting point.")
             self._verdict = verdict.data or {}
-            self.stage_done(MODERATE, verdict.text)
+            self.step_done(MODERATE, verdict.text)
         return self.result()
 
     async def _answer(self, expert: ExpertSpec, round_number: int) -> None:
-        others = [ContextItem(name=e.name, output=self.memory.outputs[step(e.name, round_number - 1)])
+        others = [ContextItem(name=e.name, output=self.timeline.outputs[step(e.name, round_number - 1)])
                   for e in self.inp.experts if e.name != expert.name and round_number > 1]
         brief = f"You are {expert.role}. Answer the question from that perspective."
         if others:
             brief += " Weigh the other experts' previous answers above: keep, refine or change your position, and say why."
         answer = await self.call_agent(step(expert.name, round_number), expert.agent, self.inp.question, others, brief)
-        self.stage_done(step(expert.name, round_number), answer.text)
+        self.step_done(step(expert.name, round_number), answer.text)
 
     @workflow.query
     def result(self) -> PanelResult:
-        rounds = [{e.name: self.memory.outputs[step(e.name, r)] for e in self.inp.experts if step(e.name, r) in self.memory.outputs}
+        rounds = [{e.name: self.timeline.outputs[step(e.name, r)] for e in self.inp.experts if step(e.name, r) in self.timeline.outputs}
                   for r in range(1, self.inp.rounds + 1)]
         return PanelResult(rounds=[r for r in rounds if r], consensus=self._verdict.get("consensus"),
                            agreement=self._verdict.get("agreement"), dissent=self._verdict.get("dissent", []),
-                           usage=self._usage, state=self.run_state())
+                           usage=self.agents.usage, state=self.run_state())

@@ -24,19 +24,19 @@ class PipelineWorkflow(ControlPlane[PipelineInput]):
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> PipelineResult:
         inp = await self.begin()
-        self.init_stages([(s.name, s.agent) for s in inp.stages])
+        self.board.define([(s.name, s.agent) for s in inp.stages])
         order = [s.name for s in inp.stages]
         index = 0
         with self.ends_of_run(inp):
-            await self.resolve_agents({s.agent for s in inp.stages}, defined=inp.defined_agents)
+            await self.agents.resolve({s.agent for s in inp.stages}, defined=inp.defined_agents)
             while index < len(inp.stages):
                 stage = inp.stages[index]
-                self.checkpoint(stage.name)
-                context = [ContextItem(name=n, output=self.memory.outputs[n], artifact=self.memory.artifacts.get(n))
-                           for n in order[:index] if n in self.memory.outputs]
+                self.timeline.before(stage.name)
+                context = [ContextItem(name=n, output=self.timeline.outputs[n], artifact=self.timeline.artifacts.get(n))
+                           for n in order[:index] if n in self.timeline.outputs]
                 result = await self.call_agent(stage.name, stage.agent, inp.goal, context, stage.instructions,
                                                artifact=inp.artifacts)
-                self.stage_done(stage.name, result.text)
+                self.step_done(stage.name, result.text)
                 if stage.review:
                     await self.review_gate(stage.name)
                 rerun_from = self.take_jump()
@@ -46,7 +46,7 @@ class PipelineWorkflow(ControlPlane[PipelineInput]):
     @workflow.query
     def result(self) -> PipelineResult:
         """The outputs so far (all of them once the run has completed)."""
-        outputs = self.memory.outputs
+        outputs = self.timeline.outputs
         final = outputs[list(outputs)[-1]] if outputs else None
-        return PipelineResult(outputs=dict(outputs), final=final, artifacts=dict(self.memory.artifacts), usage=self._usage,
+        return PipelineResult(outputs=dict(outputs), final=final, artifacts=dict(self.timeline.artifacts), usage=self.agents.usage,
                               state=self.run_state())

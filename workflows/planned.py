@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.plans import new_agent_spec
     from baton.schemas import Plan, PlannedTask
     from baton.workflows.control import ControlPlane
+    from baton.workflows.runtime.parallel import wait_any
     from baton.workflows.planning import ask_for_plan
 
 PLAN = "plan"
@@ -39,11 +40,11 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> PlannedResult:
         inp = await self.begin()
-        self.init_stages([(PLAN, inp.planner)])
+        self.board.define([(PLAN, inp.planner)])
         with self.ends_of_run(inp):
-            await self.resolve_agents({inp.planner, *(inp.agents or [])}, every=inp.agents is None, defined=inp.defined_agents)
+            await self.agents.resolve({inp.planner, *(inp.agents or [])}, every=inp.agents is None, defined=inp.defined_agents)
             while True:
-                self.checkpoint(PLAN)
+                self.timeline.before(PLAN)
                 await self._make_plan()
                 await self._run_dag()
                 if self.take_jump() != PLAN:  # feedback at the gate asks for a new plan
@@ -52,16 +53,16 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
         return self.result()
 
     async def _make_plan(self) -> None:
-        known = set(self.inp.agents or self._specs) - {self.inp.planner}
+        known = set(self.inp.agents or self.agents.names()) - {self.inp.planner}
         brief = "Plan the goal as tasks with ids, an agent each, a prompt, and the ids they depend on. Independent tasks run in parallel."
         plan = await ask_for_plan(self, PLAN, self.inp.planner, self.inp.goal, known, [], brief, self.inp.allow_new_agents)
         for agent in plan.agents:
-            self._specs[agent.name] = new_agent_spec(agent, self._specs[self.inp.planner])
+            self.agents.define(new_agent_spec(agent, self.agents.spec(self.inp.planner)))
         self._plan, self._new_agents = plan, [a.name for a in plan.agents]
         self.info["plan"] = [t.model_dump() for t in plan.tasks]
         self.info["new_agents"] = [a.model_dump() for a in plan.agents]
-        self._stages = {PLAN: self._stages[PLAN]}
-        self.add_stages([(t.id, t.agent) for t in plan.tasks])
+        self.board.keep_only([PLAN])  # a new plan's tasks replace the old plan's
+        self.board.add([(t.id, t.agent) for t in plan.tasks])
 
     async def _run_dag(self) -> None:
         tasks = {t.id: t for t in self._plan.tasks}
@@ -69,27 +70,26 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
         gate_open = False  # a person approved going on past max_failures
         while True:
             self._skip_blocked(tasks)
-            failures = sum(1 for t in tasks if self._stages[t].state == "failed")
+            failures = len(self.board.in_state("failed", among=tasks))
             if failures >= self.inp.max_failures and not gate_open:
                 if running:  # let what is in flight finish first
-                    await self.wait_any(list(running.values()))
+                    await wait_any(list(running.values()))
                     running = {k: v for k, v in running.items() if not v.done()}
                     continue
                 await self.review_gate(PLAN)
-                if self._jump is not None:
+                if self.timeline.jump is not None:
                     return
                 gate_open = True
-            ready = [t for t in tasks.values() if self._stages[t.id].state == "pending" and t.id not in running
-                     and all(self._stages[d].state == "done" for d in t.depends_on)]
+            ready = [tasks[t] for t in self.board.ready({t.id: t.depends_on for t in tasks.values()}) if t not in running]
             for task in ready[: self.inp.max_parallel - len(running)]:
                 running[task.id] = asyncio.create_task(self._run_task(task))
             if not running:
                 return
-            await self.wait_any(list(running.values()))
+            await wait_any(list(running.values()))
             running = {k: v for k, v in running.items() if not v.done()}
 
     async def _run_task(self, task: PlannedTask) -> None:
-        context = [ContextItem(name=d, output=self.memory.outputs[d]) for d in task.depends_on]
+        context = [ContextItem(name=d, output=self.timeline.outputs[d]) for d in task.depends_on]
         await self.try_step(task.id, task.agent, self.inp.goal, context, task.prompt)
 
     def _skip_blocked(self, tasks: dict[str, PlannedTask]) -> None:
@@ -97,19 +97,19 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
         while changed:  # a skipped task blocks its own dependents too
             changed = False
             for task in tasks.values():
-                blocked = [d for d in task.depends_on if self._stages[d].state in ("failed", "skipped")]
-                if self._stages[task.id].state == "pending" and blocked:
-                    self.step_failed(task.id, f"skipped: depends on {', '.join(blocked)}", state="skipped")
+                blocked = self.board.blocked_by(task.id, task.depends_on)
+                if blocked:
+                    self.board.fail(task.id, f"skipped: depends on {', '.join(blocked)}", state="skipped")
                     changed = True
 
     @workflow.query
     def result(self) -> PlannedResult:
-        rows = [PlannedTaskState(id=t.id, agent=t.agent, depends_on=t.depends_on, state=self._stages[t.id].state,
-                                 error=self._stages[t.id].error) for t in self._plan.tasks if t.id in self._stages]
+        rows = [PlannedTaskState(id=t.id, agent=t.agent, depends_on=t.depends_on, state=self.board.state(t.id),
+                                 error=self.board.error(t.id)) for t in self._plan.tasks if t.id in self.board]
         return PlannedResult(
             plan=rows, new_agents=self._new_agents,
-            outputs={r.id: self.memory.outputs[r.id] for r in rows if r.state == "done"},
+            outputs={r.id: self.timeline.outputs[r.id] for r in rows if r.state == "done"},
             failed=[TaskFailure(id=r.id, agent=r.agent, error=r.error or "") for r in rows if r.state == "failed"],
             skipped=[r.id for r in rows if r.state == "skipped"],
-            replans=self._replans, usage=self._usage, state=self.run_state(),
+            replans=self._replans, usage=self.agents.usage, state=self.run_state(),
         )

@@ -21,7 +21,7 @@ async def ask_for_plan(plane: ControlPlane, step: str, planner: str, goal: str, 
                        context: list[ContextItem], brief: str, allow_new_agents: bool = False,
                        independent: bool = False, schema: str = "Plan",
                        check: Callable[[Any, set[str]], list[str]] = plan_errors) -> Any:
-    menu = "\n".join(f"- {name}: {plane._specs[name].instructions.splitlines()[0]}" for name in sorted(agents))
+    menu = "\n".join(f"- {name}: {plane.agents.role(name)}" for name in sorted(agents))
     instructions = f"{brief}\nAgents:\n{menu}"
     if allow_new_agents:
         instructions += "\nYou may define new agents (name, role, instructions) when none of these fits."
@@ -36,6 +36,6 @@ async def ask_for_plan(plane: ControlPlane, step: str, planner: str, goal: str, 
         if independent and any(t.depends_on for t in plan.tasks):  # only for a Plan
             errors.append("tasks must be independent: leave depends_on empty")
         if not errors:
-            plane.stage_done(step, answer.text)
+            plane.step_done(step, answer.text)
             return plan
     raise ApplicationError(f"the planner gave no valid plan in {1 + REPLANS} tries: {'; '.join(errors)}", type="InvalidPlan")

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, ReviewLoopInput, ReviewLoopResult, ReviewRound, TaskFailure
     from baton.schemas import PlannedTask
     from baton.workflows.control import ControlPlane
+    from baton.workflows.runtime.parallel import run_parallel
     from baton.workflows.planning import ask_for_plan
 
 BRIEF = "Split the goal into independent tasks, one worker agent each, with a clear prompt."
@@ -32,9 +33,9 @@ class ReviewLoopWorkflow(ControlPlane[ReviewLoopInput]):
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> ReviewLoopResult:
         inp = await self.begin()
-        self.init_stages([])
+        self.board.define([])
         with self.ends_of_run(inp):
-            await self.resolve_agents({inp.planner, inp.reviewer, *inp.workers})
+            await self.agents.resolve({inp.planner, inp.reviewer, *inp.workers})
             for number in range(1, inp.max_rounds + 1):
                 self.info["round"] = number
                 if await self._round(number):
@@ -44,26 +45,26 @@ class ReviewLoopWorkflow(ControlPlane[ReviewLoopInput]):
     async def _round(self, number: int) -> bool:
         """One plan → work → review round; True when the reviewer approves."""
         plan_step, review_step = f"plan.r{number}", f"review.r{number}"
-        self.add_stages([(plan_step, self.inp.planner)])
+        self.board.add([(plan_step, self.inp.planner)])
         earlier = [ContextItem(name=f"round {r.round} critique", output=r.critique or "") for r in self._rounds]
         plan = await ask_for_plan(self, plan_step, self.inp.planner, self.inp.goal, set(self.inp.workers), earlier, BRIEF,
                                   independent=True)
         current = ReviewRound(round=number, outputs={})
         self._rounds.append(current)
-        self.add_stages([(f"{t.id}.r{number}", t.agent) for t in plan.tasks] + [(review_step, self.inp.reviewer)])
+        self.board.add([(f"{t.id}.r{number}", t.agent) for t in plan.tasks] + [(review_step, self.inp.reviewer)])
 
         async def work(task: PlannedTask) -> None:
             output = await self.try_step(f"{task.id}.r{number}", task.agent, self.inp.goal, instructions=task.prompt)
             if output is None:
-                current.failed.append(TaskFailure(id=task.id, agent=task.agent, error=self._stages[f"{task.id}.r{number}"].error or ""))
+                current.failed.append(TaskFailure(id=task.id, agent=task.agent, error=self.board.error(f"{task.id}.r{number}") or ""))
             else:
                 current.outputs[task.id] = output
 
-        await self.run_parallel(plan.tasks, work, self.inp.max_parallel)
+        await run_parallel(plan.tasks, work, self.inp.max_parallel)
         work_done = [ContextItem(name=t.id, output=current.outputs[t.id]) for t in plan.tasks if t.id in current.outputs]
         verdict = await self.call_agent(review_step, self.inp.reviewer, self.inp.goal, work_done, schema="Review",
                                         instructions="Review the work above against the goal: approve it, or say precisely what must change.")
-        self.stage_done(review_step, verdict.text)
+        self.step_done(review_step, verdict.text)
         current.approved, current.critique = bool(verdict.data["approved"]), verdict.data.get("critique") or ""
         return current.approved
 
@@ -73,5 +74,5 @@ class ReviewLoopWorkflow(ControlPlane[ReviewLoopInput]):
         return ReviewLoopResult(
             rounds=self._rounds, approved=bool(last and last.approved),
             critiques=[r.critique for r in self._rounds if r.critique],
-            final=dict(last.outputs) if last else {}, usage=self._usage, state=self.run_state(),
+            final=dict(last.outputs) if last else {}, usage=self.agents.usage, state=self.run_state(),
         )

@@ -24,22 +24,23 @@ class RouterWorkflow(ControlPlane[RouterInput]):
     def __init__(self, raw: RawValue = NO_INPUT) -> None:
         super().__init__(raw)
         self._output: str | None = None
+        self._choice: dict = {}  # route, picked, confidence, reason, fallback: also shown in status.info
 
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> RouterResult:
         inp = await self.begin()
-        self.init_stages([(CLASSIFY, inp.classifier), (HANDLE, "?")])
+        self.board.define([(CLASSIFY, inp.classifier), (HANDLE, "?")])
         routes = {r.agent: r.description for r in inp.routes}
         with self.ends_of_run(inp):
-            await self.resolve_agents({inp.classifier, inp.default, *routes})
+            await self.agents.resolve({inp.classifier, inp.default, *routes})
             menu = "\n".join(f"- {agent}: {text}" for agent, text in routes.items())
             pick = await self.call_agent(CLASSIFY, inp.classifier, inp.input, schema="Route",
                                          instructions=f"Choose the agent that should handle the goal above:\n{menu}")
-            self.stage_done(CLASSIFY, pick.text)
+            self.step_done(CLASSIFY, pick.text)
             self._choose(pick.data or {}, routes, inp)
-            answer = await self.call_agent(HANDLE, self.info["route"], inp.input)
+            answer = await self.call_agent(HANDLE, self._choice["route"], inp.input)
             self._output = answer.text
-            self.stage_done(HANDLE, answer.text)
+            self.step_done(HANDLE, answer.text)
         return self.result()
 
     def _choose(self, pick: dict, routes: dict[str, str], inp: RouterInput) -> None:
@@ -50,12 +51,14 @@ class RouterWorkflow(ControlPlane[RouterInput]):
             chosen, why = inp.default, f"confidence {confidence} below {inp.min_confidence}"
         else:
             chosen, why = agent, pick.get("reason", "")
-        self.info.update(route=chosen, picked=agent, confidence=confidence, reason=why, fallback=chosen != agent)
-        self._stages[HANDLE].agent = chosen
+        self._choice = dict(route=chosen, picked=agent, confidence=confidence, reason=why, fallback=chosen != agent)
+        self.info.update(self._choice)
+        self.board.assign(HANDLE, chosen)
         workflow.logger.info("routed to %s (%s)", chosen, why)
 
     @workflow.query
     def result(self) -> RouterResult:
-        return RouterResult(route=self.info.get("route"), confidence=self.info.get("confidence"),
-                            reason=self.info.get("reason"), fallback=self.info.get("fallback", False),
-                            output=self._output, usage=self._usage, state=self.run_state())
+        choice = self._choice
+        return RouterResult(route=choice.get("route"), confidence=choice.get("confidence"),
+                            reason=choice.get("reason"), fallback=choice.get("fallback", False),
+                            output=self._output, usage=self.agents.usage, state=self.run_state())

@@ -40,10 +40,10 @@ class SupervisorWorkflow(ControlPlane[SupervisorInput]):
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> SupervisorResult:
         inp = await self.begin()
-        self.init_stages([])
+        self.board.define([])
         with self.ends_of_run(inp):
-            await self.resolve_agents({inp.supervisor, *inp.workers})
-            team = "\n".join(f"- {name}: {self._specs[name].instructions.splitlines()[0]}" for name in inp.workers)
+            await self.agents.resolve({inp.supervisor, *inp.workers})
+            team = "\n".join(f"- {name}: {self.agents.role(name)}" for name in inp.workers)
             self._brief = (f"Your team:\n{team}\nCall `delegate` to give one of them a task (several calls run in parallel), "
                            + ("`ask_person` when only a person can decide, " if inp.allow_escalation else "")
                            + "and `finish` with the final answer once the goal is met.")
@@ -60,10 +60,10 @@ class SupervisorWorkflow(ControlPlane[SupervisorInput]):
     async def _turn(self, turn: int, step: str, instructions: str, last: bool = False) -> bool:
         """One supervisor decision and what it asked for; True once there is a final answer."""
         self._turns, self.info["turn"] = turn, step
-        self.add_stages([(step, self.inp.supervisor)])
+        self.board.add([(step, self.inp.supervisor)])
         reply = await self.call_agent(step, self.inp.supervisor, self.inp.goal, instructions=instructions,
                                       tools=self._tools, conversation=self._conversation)
-        self.stage_done(step, reply.text or ", ".join(f"{c.name}({c.arguments})" for c in reply.tool_calls))
+        self.step_done(step, reply.text or ", ".join(f"{c.name}({c.arguments})" for c in reply.tool_calls))
         if not reply.tool_calls:  # a plain answer is the final answer
             return self._finish(reply.text)
         self._conversation.append(ChatTurn(role="assistant", content=reply.text or None, tool_calls=reply.tool_calls))
@@ -86,24 +86,24 @@ class SupervisorWorkflow(ControlPlane[SupervisorInput]):
 
     async def _delegate(self, turn: int, number: int, call: ToolCall, args: Delegate, results: dict[str, str]) -> None:
         step = f"turn-{turn}.{number}-{args.agent}"
-        self.add_stages([(step, args.agent)])
+        self.board.add([(step, args.agent)])
         record = Delegation(turn=turn, step=step, agent=args.agent, instruction=args.instruction)
         self._delegations.append(record)
         self.info["delegations"] = len(self._delegations)
         record.output = await self.try_step(step, args.agent, self.inp.goal, instructions=args.instruction)
-        record.error = self._stages[step].error
+        record.error = self.board.error(step)
         results[call.id] = record.output if record.output is not None else f"{args.agent} failed: {record.error}"
 
     async def _ask_person(self, turn: int, question: str) -> str:
         step = f"ask-{turn}"
-        self.add_stages([(step, "person")])
-        self.checkpoint(step)  # so `feedback` may name this step
+        self.board.add([(step, "person")])
+        self.timeline.before(step)  # so `feedback` may name this step
         self.info["question"] = question
         await self.review_gate(step)
         answered = self.take_jump() == step
-        answer = self.memory.feedback[step][-1] if answered else NO_ANSWER
+        answer = self.timeline.feedback[step][-1] if answered else NO_ANSWER
         self.info.pop("question")
-        self.stage_done(step, answer)
+        self.step_done(step, answer)
         self._questions.append({"question": question, "answer": answer})
         return answer
 
@@ -115,4 +115,4 @@ class SupervisorWorkflow(ControlPlane[SupervisorInput]):
     def result(self) -> SupervisorResult:
         return SupervisorResult(answer=self._answer, turns=self._turns, delegations=list(self._delegations),
                                 questions=list(self._questions), stopped=self._stopped,  # type: ignore[arg-type]
-                                usage=self._usage, state=self.run_state())
+                                usage=self.agents.usage, state=self.run_state())

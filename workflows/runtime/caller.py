@@ -1,0 +1,103 @@
+"""The agent caller: the specs a run resolved (once, recorded in its history),
+each agent call as an activity with the agent's retry policy, timeouts and
+summary, the fallback chain (the agent's fallback models, then its fallback
+agents), and the run's usage and cost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import Priority, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+from baton.contracts import PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, Usage
+
+
+def retry_policy(spec: AgentSpec) -> RetryPolicy:
+    return RetryPolicy(
+        maximum_attempts=spec.retry.maximum_attempts,
+        initial_interval=timedelta(seconds=spec.retry.initial_interval_seconds),
+        backoff_coefficient=spec.retry.backoff_coefficient,
+        maximum_interval=timedelta(seconds=spec.retry.maximum_interval_seconds),
+    )
+
+
+class AgentCaller:
+    def __init__(self, step_noun: str) -> None:
+        self._specs: dict[str, AgentSpec] = {}
+        self._step_noun = step_noun
+        self.usage = Usage()  # every agent call's, and every child run's, of this run
+
+    async def resolve(self, names: set[str], every: bool = False, defined: Sequence[AgentSpec] = ()) -> None:
+        """Fetch agent specs once (``every``: all configured ones too) through a local
+        activity, so the history records the configuration this run used.
+        ``defined``: agents a parent run's planner made, used as given."""
+        self._specs.update({spec.name: spec for spec in defined})
+        specs = await workflow.execute_local_activity(
+            "resolve_agents",
+            ResolveAgentsRequest(names=sorted(names - {spec.name for spec in defined}), every=every),
+            result_type=list[AgentSpec],
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+        self._specs.update({spec.name: spec for spec in specs})
+
+    def define(self, spec: AgentSpec) -> None:
+        """An agent made during the run (a planner's)."""
+        self._specs[spec.name] = spec
+
+    def spec(self, name: str) -> AgentSpec:
+        return self._specs[name]
+
+    def names(self) -> list[str]:
+        """Every agent this run knows, in the order resolved."""
+        return list(self._specs)
+
+    def role(self, name: str) -> str:
+        """The first line of an agent's instructions: how menus for planners describe it."""
+        return self._specs[name].instructions.splitlines()[0]
+
+    def count(self, usage: Usage) -> None:
+        """Usage spent outside this run's own calls (a child run's)."""
+        self.usage += usage
+
+    async def call(self, agent: str, request: AgentRequest, priority: str = "normal") -> AgentResult:
+        """The agent's model, its fallback models, then each fallback agent's models, in
+        order; the usage counted. Raises ``ApplicationError`` (type ``AgentFailed``)
+        naming the step when all fail."""
+        spec = self._specs[agent]
+        chain = [spec, *(self._specs[name] for name in spec.fallback_agents)]
+        tries = [(each, model) for each in chain for model in [each.model, *each.fallback_models]]
+        for position, (each, model) in enumerate(tries):
+            instead = each.name != spec.name
+            try:
+                result = await workflow.execute_activity(
+                    "run_agent",
+                    request.model_copy(update={"agent": each, "model": model, "fallback_for": spec.name if instead else None}),
+                    result_type=AgentResult,
+                    start_to_close_timeout=timedelta(seconds=each.start_to_close_seconds),
+                    schedule_to_close_timeout=timedelta(seconds=each.schedule_to_close_seconds),
+                    heartbeat_timeout=timedelta(seconds=each.heartbeat_seconds),
+                    retry_policy=retry_policy(each),
+                    # Only when asked for: runs at normal priority issue the same commands as before.
+                    priority=Priority(priority_key=PRIORITY_KEYS[priority]) if priority != "normal" else Priority.default,
+                    summary=f"{each.name} · {request.stage}" + (f" · fallback for {spec.name}" if instead
+                                                                else f" · fallback {model}" if position else ""),
+                )
+            except ActivityError as err:
+                if isinstance(err.cause, CancelledError):  # this run is being cancelled: not the agent's failure
+                    raise asyncio.CancelledError(f"{request.stage} cancelled") from err
+                reason = str(err.cause if err.cause is not None else err)
+                if position == len(tries) - 1:
+                    raise ApplicationError(f"{self._step_noun} {request.stage!r} ({spec.name}) failed: {reason}",
+                                           type="AgentFailed") from err
+                following = tries[position + 1]
+                workflow.logger.warning("agent %s failed on %s, trying %s: %s", each.name, model,
+                                        following[1] if following[0] is each else f"agent {following[0].name}", reason,
+                                        extra={"agent": each.name, "stage": request.stage, "model": model})
+            else:
+                self.usage += result.usage
+                return result
+        raise AssertionError("unreachable: the last try raises")

@@ -1,0 +1,34 @@
+"""Bounded, deterministic parallelism inside a workflow."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TypeVar
+
+from temporalio import workflow
+
+T = TypeVar("T")
+
+
+async def run_parallel(items: Sequence[T], work: Callable[[T], Awaitable[None]], limit: int) -> None:
+    """``work`` on every item, never more than ``limit`` at once (FIFO, so deterministic)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def bounded(item: T) -> None:
+        async with gate:
+            await work(item)
+
+    await asyncio.gather(*(bounded(item) for item in items))
+
+
+async def wait_any(tasks: Collection[asyncio.Task]) -> None:
+    """Wait until one of ``tasks`` ends. If the run is cancelled meanwhile, they
+    are cancelled and awaited first, so nothing finishes after the run has."""
+    try:
+        await workflow.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await workflow.wait(tasks)
+        raise

@@ -1,0 +1,97 @@
+"""The timeline: what a run knows (each step's latest output, the feedback it
+got, its artifact), a checkpoint before a step starts and after it is done, and
+the jump a person asked for (feedback re-runs a step, rewind restores the
+checkpoint before it first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from temporalio import workflow
+
+from baton.contracts import Snapshot, SnapshotInfo
+
+
+@dataclass
+class Checkpoint:
+    """What a run knew at one moment: before a step started (rewind restores it)
+    or after a step was done. Listed and compared through the snapshot queries."""
+
+    outputs: dict[str, str]
+    feedback: dict[str, list[str]]
+    artifacts: dict[str, str] = field(default_factory=dict)
+    label: str = ""
+    step: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class Jump:
+    """A person asked to run again from ``step`` (feedback or rewind)."""
+
+    step: str
+    restore: Checkpoint | None = None
+
+
+class Timeline:
+    def __init__(self) -> None:
+        self.outputs: dict[str, str] = {}  # step -> its latest output
+        self.feedback: dict[str, list[str]] = {}  # step -> feedback for its next run
+        self.artifacts: dict[str, str] = {}  # step -> artifact key of its latest output
+        self.checkpoints: dict[str, Checkpoint] = {}  # step -> the latest "before" checkpoint
+        self.snapshots: list[Checkpoint] = []  # every checkpoint, in order
+        self.jump: Jump | None = None  # asked for, not yet taken
+        self.last_done: str | None = None
+
+    def before(self, step: str) -> None:
+        """The state before ``step`` runs: what ``rewind`` to it restores."""
+        self.checkpoints[step] = self._snapshot(f"before {step}", step)
+
+    def done(self, step: str, output: str) -> None:
+        self.outputs[step] = output
+        self.last_done = step
+        self._snapshot(f"after {step}", step)
+
+    def started(self, step: str) -> bool:
+        """Whether ``step`` has a checkpoint to go back to."""
+        return step in self.checkpoints
+
+    def add_feedback(self, step: str, text: str) -> None:
+        self.feedback.setdefault(step, []).append(text)
+
+    def ask_jump(self, jump: Jump, order: list[str]) -> None:
+        # Two requests before the run looks: the earliest step wins, so no
+        # requested re-run is skipped.
+        if self.jump is None or order.index(jump.step) <= order.index(self.jump.step):
+            self.jump = jump
+
+    def take_jump(self) -> Jump | None:
+        """The jump asked for, if any, with its checkpoint restored."""
+        jump, self.jump = self.jump, None
+        if jump is not None and jump.restore is not None:
+            self.outputs = dict(jump.restore.outputs)
+            self.feedback = {k: list(v) for k, v in jump.restore.feedback.items()}
+            self.artifacts = dict(jump.restore.artifacts)
+        return jump
+
+    def _snapshot(self, label: str, step: str) -> Checkpoint:
+        taken = Checkpoint(
+            outputs=dict(self.outputs),
+            feedback={k: list(v) for k, v in self.feedback.items()},
+            artifacts=dict(self.artifacts),
+            label=label, step=step, at=workflow.now(),
+        )
+        self.snapshots.append(taken)
+        return taken
+
+    def snapshot_infos(self) -> list[SnapshotInfo]:
+        return [SnapshotInfo(seq=n, label=c.label, step=c.step, at=c.at, steps=list(c.outputs))
+                for n, c in enumerate(self.snapshots, 1)]
+
+    def snapshot(self, seq: int) -> Snapshot:
+        if not 1 <= seq <= len(self.snapshots):
+            raise ValueError(f"no snapshot {seq}; this run has {len(self.snapshots)}")
+        c = self.snapshots[seq - 1]
+        return Snapshot(seq=seq, label=c.label, step=c.step, at=c.at, steps=list(c.outputs),
+                        outputs=dict(c.outputs), feedback={k: list(v) for k, v in c.feedback.items()})
