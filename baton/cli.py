@@ -40,7 +40,7 @@ from baton.content import content_pipeline
 from baton.contracts import AgentRequest, PipelineInput, StageSpec
 from baton.listing import RunRow, age, list_runs
 from baton.logs import configure_logging
-from baton.patterns import PATTERNS, find_pattern
+from baton.patterns import all_patterns, find_pattern
 from baton.progress import watch
 from baton.temporal import connect, data_converter, web_ui_url
 from baton.trace import build_trace, history_from_file
@@ -226,7 +226,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--goal", default=DEMO_GOAL)
     start = sub.add_parser("start", help="start a run of any pattern (docs/patterns.md)")
     start.add_argument("--type", default="pipeline", metavar="PATTERN",
-                       help=f"pattern name or workflow type: {', '.join(p.name for p in PATTERNS)} (default: pipeline)")
+                       help=f"pattern name or workflow type: {', '.join(p.name for p in all_patterns())} (default: pipeline)")
     start.add_argument("--input", required=True, help="the pattern's input as JSON, or @file.json")
     content = sub.add_parser("content", help="start the content pipeline on a topic (review at every stage after classify)")
     content.add_argument("topic")

@@ -50,7 +50,7 @@ from baton.contracts import (
     explain,
 )
 from baton import search
-from baton.patterns import BY_INPUT, find_pattern
+from baton.patterns import by_input, find_pattern
 from baton.snapshots import SnapshotDiff, diff_snapshots
 from baton.temporal import connect, task_queue
 from baton.trace import RunTrace, trace_run
@@ -108,7 +108,7 @@ async def start(
     client: Client, inp: Contract, *, workflow_id: str | None = None, queue: str | None = None
 ) -> WorkflowHandle[Any, Any]:
     """Start the pattern whose input ``inp`` is; the Web UI shows its goal and shape."""
-    pattern = BY_INPUT[type(inp)]
+    pattern = by_input(type(inp))
     workflow_id = workflow_id or f"{pattern.name}-{uuid.uuid4().hex[:10]}"
     goal = pattern.goal(inp)
     options = dict(id=workflow_id, task_queue=queue or task_queue(), result_type=pattern.result,

@@ -18,7 +18,7 @@ from temporalio.common import RawValue
 from temporalio.workflow import _Definition
 
 from baton.contracts import ERROR_TYPES, ApproveRequest
-from baton.patterns import PATTERNS, Pattern
+from baton.patterns import Pattern, all_patterns
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 # Handlers that read their payload themselves (RawValue), so that a bad one is
@@ -41,9 +41,7 @@ def _payload(name: str, arg_types: list[Any]) -> dict | None:
 
 
 def pattern_schema(pattern: Pattern) -> dict[str, Any]:
-    from baton.workflows.registry import ALL_WORKFLOWS  # the worker's classes: what a run answers
-
-    [defn] = [d for d in map(_Definition.from_class, ALL_WORKFLOWS) if d.name == pattern.workflow_type]
+    defn = _Definition.must_from_class(pattern.workflow)  # the worker's class: what a run answers
     return {
         "pattern": pattern.name,
         "workflow_type": pattern.workflow_type,
@@ -59,7 +57,7 @@ def pattern_schema(pattern: Pattern) -> dict[str, Any]:
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
-    return {p.name: pattern_schema(p) for p in PATTERNS}
+    return {p.name: pattern_schema(p) for p in all_patterns()}
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -204,6 +204,14 @@ class RunInput(Contract):
         return {name: getattr(self, name) for name in RunInput.model_fields}
 
 
+class RunResult(Contract):
+    """What every pattern's result shares."""
+
+    usage: Usage = Field(description="Tokens and cost of every agent call of the run (and of its child runs)")
+    state: str = Field(default="completed", description="The run's state when the result was read: completed, or "
+                       "running / paused / awaiting_review / failed / cancelled for the result query of an unfinished run")
+
+
 PRIORITY_KEYS = {"interactive": 1, "normal": 3, "batch": 5}  # Temporal priority keys: 1 first, 5 last
 
 
@@ -228,12 +236,10 @@ class PipelineInput(RunInput):
         return self
 
 
-class PipelineResult(Contract):
+class PipelineResult(RunResult):
     outputs: dict[str, str]
     final: str | None
     artifacts: dict[str, str] = Field(default_factory=dict, description="Stage -> artifact key of its latest output")
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- steering
@@ -378,12 +384,10 @@ class FanOutInput(RunInput):
         return self
 
 
-class FanOutResult(Contract):
+class FanOutResult(RunResult):
     completed: dict[str, str]
     failed: list[TaskFailure]
     synthesis: str | None
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- router
@@ -407,14 +411,12 @@ class RouterInput(RunInput):
         return self
 
 
-class RouterResult(Contract):
+class RouterResult(RunResult):
     route: str | None
     confidence: float | None
     reason: str | None
     fallback: bool = Field(description="The default handled it: the choice was unknown or unsure")
     output: str | None
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- expert panel
@@ -439,13 +441,11 @@ class PanelInput(RunInput):
         return self
 
 
-class PanelResult(Contract):
+class PanelResult(RunResult):
     rounds: list[dict[str, str]] = Field(description="Per round, each expert's answer")
     consensus: str | None
     agreement: float | None
     dissent: list[str]
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- planned DAG
@@ -469,15 +469,13 @@ class PlannedTaskState(Contract):
     error: str | None = None
 
 
-class PlannedResult(Contract):
+class PlannedResult(RunResult):
     plan: list[PlannedTaskState]
     new_agents: list[str]
     outputs: dict[str, str]
     failed: list[TaskFailure]
     skipped: list[str]
     replans: int
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- review loop
@@ -500,13 +498,11 @@ class ReviewRound(Contract):
     critique: str | None = None
 
 
-class ReviewLoopResult(Contract):
+class ReviewLoopResult(RunResult):
     rounds: list[ReviewRound]
     approved: bool
     critiques: list[str]
     final: dict[str, str]
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- map-reduce
@@ -559,15 +555,13 @@ class MapBatchResult(Contract):
     usage: Usage
 
 
-class MapReduceResult(Contract):
+class MapReduceResult(RunResult):
     result: str | None
     items: int
     mapped: int
     failed_count: int
     failed: list[ItemFailure] = Field(description="The first failures (at most 100)")
     runs: int = Field(description="Workflow runs it took (continue-as-new)")
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- supervisor
@@ -600,14 +594,12 @@ class Delegation(Contract):
     error: str | None = None
 
 
-class SupervisorResult(Contract):
+class SupervisorResult(RunResult):
     answer: str | None
     turns: int
     delegations: list[Delegation]
     questions: list[dict[str, str]] = Field(description="What the supervisor asked a person, and the answer")
     stopped: Literal["finished", "max_turns"]
-    usage: Usage
-    state: str = "completed"
 
 
 # --------------------------------------------------------------------------- hierarchical
@@ -632,9 +624,7 @@ class PhaseOutcome(Contract):
     error: str | None = None
 
 
-class HierarchicalResult(Contract):
+class HierarchicalResult(RunResult):
     phases: list[PhaseOutcome]
     new_agents: list[str]
     synthesis: str | None
-    usage: Usage
-    state: str = "completed"

@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from baton import search
 from baton.client import BatonError, status
 from baton.contracts import Contract
-from baton.patterns import BY_NAME, find_pattern, runs_query
+from baton.patterns import find_pattern, runs_query
 
 STATUS_TIMEOUT = 3.0  # seconds to wait for a run's own answer (no worker: shown without)
 
@@ -42,7 +42,7 @@ async def list_runs(client: Client, active: bool = False, pattern: str | None = 
     async for run in client.list_workflows(visibility_query(active, pattern), limit=limit):
         live_state = run.typed_search_attributes.get(search.STATE) if run.status == WorkflowExecutionStatus.RUNNING else None
         closed = run.status.name.lower() if run.status is not None else "unknown"
-        rows.append(RunRow(workflow_id=run.id, pattern=BY_NAME[run.workflow_type].name, state=live_state or closed,
+        rows.append(RunRow(workflow_id=run.id, pattern=find_pattern(run.workflow_type).name, state=live_state or closed,
                            started_at=run.start_time, age_seconds=(now - run.start_time).total_seconds()))
 
     async def add_usage(row: RunRow) -> None:

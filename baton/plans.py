@@ -63,7 +63,6 @@ def new_agent_errors(agents: list[NewAgent], known_agents: set[str]) -> list[str
 
 
 MAX_PHASES = 10
-MIN_AGENTS = {"pipeline": 1, "fan-out": 1, "panel": 2, "planned": 0}
 
 
 def phase_plan_errors(plan: PhasePlan, known_agents: set[str]) -> list[str]:
@@ -77,9 +76,15 @@ def phase_plan_errors(plan: PhasePlan, known_agents: set[str]) -> list[str]:
     if len(set(ids)) != len(ids):
         errors.append("phase ids must be unique: " + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
     agents = known_agents | {a.name for a in plan.agents}
+    from baton.patterns import phase_patterns  # each pattern declares whether it runs as a phase
+
+    roles = {p.name: p.phase for p in phase_patterns()}
     for phase in plan.phases:
-        if len(phase.agents) < MIN_AGENTS[phase.pattern]:
-            errors.append(f"phase {phase.id!r} ({phase.pattern}) needs at least {MIN_AGENTS[phase.pattern]} agents")
+        role = roles.get(phase.pattern)
+        if role is None:
+            errors.append(f"phase {phase.id!r} has unknown pattern {phase.pattern!r}; use one of {', '.join(roles)}")
+        elif len(phase.agents) < role.min_agents:
+            errors.append(f"phase {phase.id!r} ({phase.pattern}) needs at least {role.min_agents} agents")
         if len(set(phase.agents)) != len(phase.agents) and phase.pattern != "pipeline":
             errors.append(f"phase {phase.id!r} lists an agent twice")
         for agent in phase.agents:

@@ -28,7 +28,7 @@ class Replayed:
 async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
     # Imported here: the workflows (and the sandbox runner) are only needed to replay.
     from baton.worker import workflow_runner
-    from baton.workflows.registry import ALL_WORKFLOWS
+    from baton.patterns import workflow_classes
 
     seen: list[WorkflowHistory] = []
 
@@ -38,7 +38,7 @@ async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
             yield history
 
     # The process's converter: encrypted histories replay with BATON_CODEC_KEYS set.
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=workflow_classes(), data_converter=data_converter(), workflow_runner=workflow_runner())
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     return [Replayed(h.workflow_id, h.run_id, _message(results.replay_failures.get(h.run_id))) for h in seen]
 

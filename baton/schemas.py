@@ -8,7 +8,7 @@ outside this module is named as ``"package.module:Class"``.
 from __future__ import annotations
 
 import importlib
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,13 +60,18 @@ class Plan(BaseModel):
     agents: list[NewAgent] = Field(default_factory=list, description="New agents the plan needs, if any")
 
 
-PhasePattern = Literal["pipeline", "fan-out", "panel", "planned"]
+def _phase_patterns(schema: dict[str, Any]) -> None:
+    """The patterns a phase may run as, from the patterns themselves (each declares its phase role)."""
+    from baton.patterns import phase_patterns
+
+    found = phase_patterns()
+    schema["enum"] = [p.name for p in found]
+    schema["description"] = "How the phase runs: " + ", ".join(f"{p.name} ({p.phase.brief})" for p in found)
 
 
 class Phase(BaseModel):
     id: str
-    pattern: PhasePattern = Field(description="How the phase runs: pipeline (agents in order), fan-out (agents in "
-                                  "parallel), panel (agents debate, 2 or more), planned (a planner makes a task DAG)")
+    pattern: str = Field(json_schema_extra=_phase_patterns)  # unknown ones go back to the planner (plans.py)
     goal: str
     agents: list[str] = Field(description="The agents of the phase; for planned, those its planner may use")
 

@@ -35,7 +35,7 @@ from baton.agents import AgentRegistry, load_agents
 from baton.embedded import model_configured, no_model_message
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
-from baton.workflows.registry import ALL_WORKFLOWS
+from baton import patterns
 
 log = structlog.get_logger("baton.worker")
 
@@ -53,13 +53,14 @@ def build_worker(
     llm: openai.AsyncOpenAI,
     env: Mapping[str, str] = os.environ,
 ) -> Worker:
+    patterns.use(env=env)  # a user's own patterns (BATON_PATTERNS), registered with Baton's
     breakers = BreakerBoard(failures_to_open=int(env.get("BATON_BREAKER_FAILURES", "5")),
                             cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
     agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers)
     return Worker(
         client,
         task_queue=task_queue(env),
-        workflows=ALL_WORKFLOWS,
+        workflows=patterns.workflow_classes(),
         activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered],
         # One slot per concurrent LLM call this worker may make.
         max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),

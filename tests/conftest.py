@@ -135,10 +135,10 @@ async def fake_worker(skip_env: WorkflowEnvironment, task_queue: str):
     Yields ``(fakes, start)``; ``start(workflow_name, input)`` returns a handle."""
     from tests.fakes import FakeAgents
     from baton.workflows.inputs import NO_INPUT
-    from baton.workflows.registry import ALL_WORKFLOWS
+    from baton.patterns import workflow_classes
 
     fakes = FakeAgents()
-    async with Worker(skip_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS,
+    async with Worker(skip_env.client, task_queue=task_queue, workflows=workflow_classes(),
                       activities=[fakes.run_agent, fakes.resolve_agents, fakes.search_attributes_registered], workflow_runner=workflow_runner()):
 
         async def start(workflow: str, inp=NO_INPUT, result_type=None):

@@ -194,8 +194,8 @@ PATTERN_SCRIPTS = {
 async def test_patterns_doc_lines_start_every_pattern(dev_env, llm):
     starts = doc_lines("docs/patterns.md", "temporal workflow start")
     started_types = {re.search(r"--type (\S+)", line).group(1) for line in starts}
-    from baton.patterns import BY_NAME, PATTERNS
-    assert started_types == {p.workflow_type for p in PATTERNS}  # one line per pattern (content: the pipeline)
+    from baton.patterns import all_patterns, find_pattern
+    assert started_types == {p.workflow_type for p in all_patterns()}  # one line per pattern (content: the pipeline)
     for workflow_id, replies in PATTERN_SCRIPTS.items():
         for stage, reply in replies.items():
             llm.script_stage(stage, reply)
@@ -215,7 +215,7 @@ async def test_patterns_doc_lines_start_every_pattern(dev_env, llm):
             assert result.state == "completed", line
             # Started by the temporal CLI: every pattern indexed itself; the line gave the summary.
             described = await dev_env.client.get_workflow_handle(workflow_id_of(line)).describe()
-            pattern = BY_NAME[re.search(r"--type (\S+)", line).group(1)].name
+            pattern = find_pattern(re.search(r"--type (\S+)", line).group(1)).name
             assert described.typed_search_attributes.get(search.PATTERN) == pattern, line
             assert described.typed_search_attributes.get(search.STATE) == "completed", line
             assert await described.static_summary() == re.search(r'--static-summary "([^"]+)"', line).group(1)

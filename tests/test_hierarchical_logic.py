@@ -93,3 +93,27 @@ async def test_pause_reaches_the_phase_in_flight(fake_worker, skip_env):
     await handle.signal("resume")
     result = await handle.result()
     assert result.phases[0].output == "2-editor v1"
+
+
+async def test_a_phase_pattern_no_pattern_declares_goes_back_to_the_planner(fake_worker):
+    # The phase patterns come from the patterns' own declarations: an unknown one is
+    # a plan error the planner corrects (it used to fail the run with a ValidationError).
+    fakes, start = fake_worker
+    fakes.script("plan", {"phases": [{"id": "one", "pattern": "sequence", "goal": "a", "agents": ["writer"]}]},
+                 {"phases": [{"id": "one", "pattern": "pipeline", "goal": "a", "agents": ["writer"]}]})
+    result = await (await start("HierarchicalWorkflow", hierarchical(), HierarchicalResult)).result()
+    plans = [c for c in fakes.calls if c.stage == "plan"]
+    assert len(plans) == 2 and plans[1].context == ["errors in your previous plan"]
+    assert "fan-out: agents in parallel" in plans[0].instructions and "pipeline: agents in order" in plans[0].instructions
+    assert [(p.id, p.pattern, p.state) for p in result.phases] == [("one", "pipeline", "done")]
+
+
+def test_phase_plan_errors_name_the_patterns_a_phase_may_run_as():
+    from baton.plans import phase_plan_errors
+    from baton.schemas import PhasePlan
+
+    plan = PhasePlan.model_validate({"phases": [{"id": "x", "pattern": "router", "goal": "g", "agents": ["a"]},
+                                                {"id": "y", "pattern": "panel", "goal": "g", "agents": ["a"]}]})
+    assert phase_plan_errors(plan, {"a"}) == [
+        "phase 'x' has unknown pattern 'router'; use one of fan-out, panel, pipeline, planned",
+        "phase 'y' (panel) needs at least 2 agents"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         SteerAck,
         ToolSpec,
     )
+    from baton.patterns import About
     from baton.workflows.inputs import NO_INPUT, read_input
     from baton.workflows.runtime import publishing
     from baton.workflows.runtime.board import StepBoard
@@ -69,9 +70,16 @@ def _plain(value: Any) -> Any:
 
 
 class ControlPlane(Generic[I]):
+    about: ClassVar[About | None] = None  # a pattern declares itself here, once (baton/patterns.py)
     pattern = "pattern"
     step_noun = "step"  # how messages name a step of this pattern: stage, task, expert answer…
     contract: type[RunInput] = RunInput  # the pattern's input
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        about = cls.__dict__.get("about")
+        if isinstance(about, About):
+            cls.pattern, cls.step_noun, cls.contract = about.name, about.step_noun, about.input
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

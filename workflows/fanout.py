@@ -11,17 +11,33 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, FanOutInput, FanOutResult, TaskFailure, TaskSpec
+    from baton.patterns import About, PhaseAsk, PhaseRole
     from baton.workflows.control import ControlPlane
     from baton.workflows.runtime.parallel import run_parallel
 
 SYNTHESIS = "synthesis"
 
 
+def as_phase(ask: PhaseAsk) -> FanOutInput:
+    """A hierarchical phase as a fan-out: each agent does its part in parallel."""
+    tasks = [TaskSpec(id=f"{n}-{agent}", agent=agent, prompt=f"Do your part of this phase: {ask.phase.goal}")
+             for n, agent in enumerate(ask.phase.agents, 1)]
+    return FanOutInput(goal=ask.goal, tasks=tasks, max_parallel=ask.max_parallel, synthesizer=ask.synthesizer,
+                       defined_agents=ask.defined, **ask.budget)
+
+
+def phase_output(result: FanOutResult) -> str | None:
+    return result.synthesis or "\n\n".join(f"{k}: {v}" for k, v in result.completed.items()) or None
+
+
 @workflow.defn(name="FanOutWorkflow", failure_exception_types=[pydantic.ValidationError])
 class FanOutWorkflow(ControlPlane[FanOutInput]):
-    contract = FanOutInput
-    pattern = "fan-out"
-    step_noun = "task"
+    about = About(
+        "fan-out", FanOutInput, FanOutResult, step_noun="task",
+        goal=lambda i: i.goal,
+        shape=lambda i: f"**Tasks:** {len(i.tasks)}, at most {i.max_parallel} at once",
+        phase=PhaseRole(min_agents=1, brief="agents in parallel", make_input=as_phase, output=phase_output),
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

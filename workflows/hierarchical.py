@@ -13,25 +13,32 @@ from temporalio.exceptions import ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import AgentSpec, ContextItem, HierarchicalInput, HierarchicalResult, PhaseOutcome
+    from baton.patterns import About, PhaseAsk, find_pattern, phase_patterns
     from baton.plans import new_agent_spec, phase_plan_errors
     from baton.schemas import PhasePlan
     from baton.workflows.children import ChildRunsPlane
     from baton.workflows.runtime.ending import root_message
-    from baton.workflows.phases import CHILD_TYPES, phase_input, phase_output
     from baton.workflows.planning import ask_for_plan
 
 PLAN, SYNTHESIS = "plan", "synthesis"
-BRIEF = ("Split the goal into a few phases that run one after another, each seeing the results of the ones before. "
-         "For each phase give an id, a goal, a pattern (pipeline: agents in order; fan-out: agents in parallel; "
-         "panel: 2 or more agents debate; planned: a planner makes a task graph from the agents you list) and its agents.")
+
+
+def brief() -> str:
+    """What the planner is asked for, naming every pattern a phase may run as."""
+    kinds = "; ".join(f"{p.name}: {p.phase.brief}" for p in phase_patterns())
+    return ("Split the goal into a few phases that run one after another, each seeing the results of the ones before. "
+            f"For each phase give an id, a goal, a pattern ({kinds}) and its agents.")
+
 MAX_CONTEXT_CHARS = 20_000  # per earlier phase, in a phase's goal
 
 
 @workflow.defn(name="HierarchicalWorkflow", failure_exception_types=[pydantic.ValidationError])
 class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
-    contract = HierarchicalInput
-    pattern = "hierarchical"
-    step_noun = "phase"
+    about = About(
+        "hierarchical", HierarchicalInput, HierarchicalResult, step_noun="phase",
+        goal=lambda i: i.goal,
+        shape=lambda i: f"**Planner:** {i.planner} · phases as child workflows",
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:
@@ -47,7 +54,7 @@ class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
         with self.ends_of_run(inp):
             await self.agents.resolve({inp.planner, inp.synthesizer, *(inp.agents or [])}, every=inp.agents is None)
             known = set(inp.agents or self.agents.names()) - {inp.planner}
-            plan: PhasePlan = await ask_for_plan(self, PLAN, inp.planner, inp.goal, known, [], BRIEF, inp.allow_new_agents,
+            plan: PhasePlan = await ask_for_plan(self, PLAN, inp.planner, inp.goal, known, [], brief(), inp.allow_new_agents,
                                                  schema="PhasePlan", check=phase_plan_errors)
             self._new_agents = [new_agent_spec(agent, self.agents.spec(inp.planner)) for agent in plan.agents]
             self.info["new_agents"] = [a.model_dump() for a in plan.agents]
@@ -61,23 +68,24 @@ class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
         return self.result()
 
     async def _run_phase(self, phase) -> None:
-        child_type, result_type = CHILD_TYPES[phase.pattern]
+        pattern = find_pattern(phase.pattern)  # the plan was checked: one with a phase role
         child_id = f"{workflow.info().workflow_id}-{phase.id}"
         outcome = PhaseOutcome(id=phase.id, pattern=phase.pattern, goal=phase.goal, workflow_id=child_id, state="running")
         self._phases.append(outcome)
         self._show()
         earlier = "\n\n".join(f"Result of phase {p.id}:\n{p.output[:MAX_CONTEXT_CHARS]}" for p in self._phases if p.output)
         goal = f"{phase.goal}\n\n(One phase of the overall goal: {self.inp.goal})" + (f"\n\n{earlier}" if earlier else "")
-        child_input = phase_input(phase, goal, self._new_agents, self.inp.max_parallel, self.inp.planner, self.inp.synthesizer,
-                                  self.budget.child_share())
+        child_input = pattern.phase.make_input(PhaseAsk(phase, goal, self._new_agents, self.inp.max_parallel, self.inp.planner,
+                                                        self.inp.synthesizer, self.budget.child_share()))
         try:
-            result = await self.run_child(child_type, child_input, child_id, result_type, f"{phase.pattern} phase {phase.id}")
+            result = await self.run_child(pattern.workflow_type, child_input, child_id, pattern.result,
+                                          f"{phase.pattern} phase {phase.id}")
         except ChildWorkflowError as err:
             outcome.state, outcome.error = "failed", root_message(err)
             self.board.fail(phase.id, outcome.error)
         else:
             self.agents.count(result.usage)
-            outcome.output = phase_output(result)
+            outcome.output = pattern.phase.output(result)
             outcome.state = "done"
             self.step_done(phase.id, outcome.output or "")
         self._show()

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import (ContextItem, ItemFailure, MapBatchInput, MapBatchResult, MapReduceInput,
                                  MapReduceProgress, MapReduceResult)
+    from baton.patterns import About
     from baton.workflows.children import ChildRunsPlane
     from baton.workflows.control import ControlPlane
     from baton.workflows.runtime.gates import BUDGET_EXCEEDED
@@ -78,9 +79,11 @@ class MapBatchWorkflow(ControlPlane[MapBatchInput]):
 
 @workflow.defn(name="MapReduceWorkflow", failure_exception_types=[pydantic.ValidationError])
 class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
-    contract = MapReduceInput
-    pattern = "map-reduce"
-    step_noun = "item"
+    about = About(
+        "map-reduce", MapReduceInput, MapReduceResult, step_noun="item",
+        goal=lambda i: i.goal,
+        shape=lambda i: f"**Items:** {len(i.items)} · mapper {i.mapper} · reducer {i.reducer}",
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

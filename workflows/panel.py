@@ -13,6 +13,7 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, ExpertSpec, PanelInput, PanelResult
+    from baton.patterns import About, PhaseAsk, PhaseRole
     from baton.workflows.control import ControlPlane
 
 MODERATE = "consensus"
@@ -22,11 +23,24 @@ def step(expert: str, round_number: int) -> str:
     return f"{expert}.r{round_number}"
 
 
+def as_phase(ask: PhaseAsk) -> PanelInput:
+    """A hierarchical phase as a panel: its agents debate, the synthesizer moderates."""
+    experts = [ExpertSpec(name=agent, agent=agent, role=f"the {agent}") for agent in ask.phase.agents]
+    return PanelInput(question=ask.goal, experts=experts, moderator=ask.synthesizer, defined_agents=ask.defined, **ask.budget)
+
+
+def _experts(experts: list[ExpertSpec]) -> str:
+    return ", ".join(f"{e.name} ({e.agent})" for e in experts)
+
+
 @workflow.defn(name="ExpertPanelWorkflow", failure_exception_types=[pydantic.ValidationError])
 class ExpertPanelWorkflow(ControlPlane[PanelInput]):
-    contract = PanelInput
-    pattern = "panel"
-    step_noun = "expert answer"
+    about = About(
+        "panel", PanelInput, PanelResult, step_noun="expert answer",
+        goal=lambda i: i.question,
+        shape=lambda i: f"**Experts:** {_experts(i.experts)} · {i.rounds} round(s)",
+        phase=PhaseRole(min_agents=2, brief="agents debate, 2 or more", make_input=as_phase, output=lambda r: r.consensus),
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

@@ -9,17 +9,27 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
-    from baton.contracts import ContextItem, PipelineInput, PipelineResult
+    from baton.contracts import ContextItem, PipelineInput, PipelineResult, StageSpec
+    from baton.patterns import About, PhaseAsk, PhaseRole
     from baton.workflows.control import ControlPlane
+
+
+def as_phase(ask: PhaseAsk) -> PipelineInput:
+    """A hierarchical phase as a pipeline: its agents in order, one stage each."""
+    stages = [StageSpec(name=f"{n}-{agent}", agent=agent) for n, agent in enumerate(ask.phase.agents, 1)]
+    return PipelineInput(goal=ask.goal, stages=stages, defined_agents=ask.defined, **ask.budget)
 
 
 # A ValidationError (bad input typed at the CLI) fails the run with its message
 # instead of retrying the workflow task forever.
 @workflow.defn(name="PipelineWorkflow", failure_exception_types=[pydantic.ValidationError])
 class PipelineWorkflow(ControlPlane[PipelineInput]):
-    contract = PipelineInput
-    pattern = "pipeline"
-    step_noun = "stage"
+    about = About(
+        "pipeline", PipelineInput, PipelineResult, step_noun="stage",
+        goal=lambda i: i.goal,
+        shape=lambda i: "**Stages:** " + " → ".join(s.name + (" (review)" if s.review else "") for s in i.stages),
+        phase=PhaseRole(min_agents=1, brief="agents in order", make_input=as_phase, output=lambda r: r.final),
+    )
 
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> PipelineResult:

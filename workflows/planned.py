@@ -15,6 +15,7 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, PlannedInput, PlannedResult, PlannedTaskState, TaskFailure
+    from baton.patterns import About, PhaseAsk, PhaseRole
     from baton.plans import new_agent_spec
     from baton.schemas import Plan, PlannedTask
     from baton.workflows.control import ControlPlane
@@ -24,11 +25,25 @@ with workflow.unsafe.imports_passed_through():
 PLAN = "plan"
 
 
+def as_phase(ask: PhaseAsk) -> PlannedInput:
+    """A hierarchical phase as a planned DAG: the planner plans it with the phase's agents (all, if none)."""
+    return PlannedInput(goal=ask.goal, planner=ask.planner, agents=ask.phase.agents or None, allow_new_agents=False,
+                        max_parallel=ask.max_parallel, defined_agents=ask.defined, **ask.budget)
+
+
+def phase_output(result: PlannedResult) -> str | None:
+    return "\n\n".join(f"{k}: {v}" for k, v in result.outputs.items()) or None
+
+
 @workflow.defn(name="PlannedWorkflow", failure_exception_types=[pydantic.ValidationError])
 class PlannedWorkflow(ControlPlane[PlannedInput]):
-    contract = PlannedInput
-    pattern = "planned"
-    step_noun = "task"
+    about = About(
+        "planned", PlannedInput, PlannedResult, step_noun="task",
+        goal=lambda i: i.goal,
+        shape=lambda i: f"**Planner:** {i.planner} · at most {i.max_parallel} tasks at once",
+        phase=PhaseRole(min_agents=0, brief="a planner makes a task graph from the agents you list",
+                        make_input=as_phase, output=phase_output),
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

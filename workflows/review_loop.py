@@ -11,6 +11,7 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ContextItem, ReviewLoopInput, ReviewLoopResult, ReviewRound, TaskFailure
+    from baton.patterns import About
     from baton.schemas import PlannedTask
     from baton.workflows.control import ControlPlane
     from baton.workflows.runtime.parallel import run_parallel
@@ -21,9 +22,11 @@ BRIEF = "Split the goal into independent tasks, one worker agent each, with a cl
 
 @workflow.defn(name="ReviewLoopWorkflow", failure_exception_types=[pydantic.ValidationError])
 class ReviewLoopWorkflow(ControlPlane[ReviewLoopInput]):
-    contract = ReviewLoopInput
-    pattern = "review-loop"
-    step_noun = "task"
+    about = About(
+        "review-loop", ReviewLoopInput, ReviewLoopResult, step_noun="task",
+        goal=lambda i: i.goal,
+        shape=lambda i: f"**Workers:** {', '.join(i.workers)} · reviewer {i.reviewer} · {i.max_rounds} round(s)",
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

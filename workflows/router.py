@@ -10,6 +10,7 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import RouterInput, RouterResult
+    from baton.patterns import About
     from baton.workflows.control import ControlPlane
 
 CLASSIFY, HANDLE = "classify", "handle"
@@ -17,8 +18,11 @@ CLASSIFY, HANDLE = "classify", "handle"
 
 @workflow.defn(name="RouterWorkflow", failure_exception_types=[pydantic.ValidationError])
 class RouterWorkflow(ControlPlane[RouterInput]):
-    contract = RouterInput
-    pattern = "router"
+    about = About(
+        "router", RouterInput, RouterResult,
+        goal=lambda i: i.input,
+        shape=lambda i: "**Routes:** " + ", ".join(r.agent for r in i.routes) + f" · default {i.default}",
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

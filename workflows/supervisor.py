@@ -15,6 +15,7 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.contracts import ChatTurn, Delegation, SupervisorInput, SupervisorResult, ToolCall
+    from baton.patterns import About
     from baton.workflows.control import ControlPlane
     from baton.workflows.supervisor_tools import AskPerson, Delegate, Finish, parse_call, supervisor_tools
 
@@ -23,9 +24,11 @@ NO_ANSWER = "The person approved without an answer: continue on your own judgeme
 
 @workflow.defn(name="SupervisorWorkflow", failure_exception_types=[pydantic.ValidationError])
 class SupervisorWorkflow(ControlPlane[SupervisorInput]):
-    contract = SupervisorInput
-    pattern = "supervisor"
-    step_noun = "turn"
+    about = About(
+        "supervisor", SupervisorInput, SupervisorResult, step_noun="turn",
+        goal=lambda i: i.goal,
+        shape=lambda i: f"**Workers:** {', '.join(i.workers)} · at most {i.max_turns} turns",
+    )
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

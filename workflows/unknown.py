@@ -12,7 +12,7 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from baton.patterns import PATTERNS
+    from baton.patterns import all_patterns
 
 
 @workflow.defn(dynamic=True)
@@ -20,6 +20,6 @@ class UnknownWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> None:
         asked = workflow.info().workflow_type
-        known = [p.workflow_type for p in PATTERNS]
+        known = [p.workflow_type for p in all_patterns()]
         raise ApplicationError(f"unknown workflow type {asked!r}; Baton runs: {', '.join(known)}",
                                {"workflow_type": asked, "known": known}, type="UnknownWorkflowType", non_retryable=True)
