@@ -376,6 +376,9 @@ class FanOutInput(RunInput):
     tasks: list[TaskSpec] = Field(min_length=1, max_length=500)
     max_parallel: int = Field(default=5, ge=1, le=200)
     synthesizer: str | None = Field(default="summarizer", pattern=NAME_PATTERN)
+    max_failures: int | None = Field(
+        default=3, ge=1, description="At this many failed tasks, wait for a person: approve goes on with what succeeded, "
+        "feedback on a failed task runs it again; null never waits")
     defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
 
     @model_validator(mode="after")
@@ -612,6 +615,9 @@ class HierarchicalInput(RunInput):
     agents: list[str] | None = Field(default=None, description="Agents the phases may use (default: every configured agent)")
     allow_new_agents: bool = Field(default=True, description="The planner may define agents of its own")
     max_parallel: int = Field(default=5, ge=1, le=100, description="For fan-out and planned phases")
+    max_failures: int | None = Field(
+        default=3, ge=1, description="At this many failed phases, wait for a person: approve goes on, feedback on the "
+        "plan re-plans, feedback on a failed phase runs it again; null never waits")
 
 
 class PhaseOutcome(Contract):

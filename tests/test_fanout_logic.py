@@ -75,3 +75,46 @@ async def test_cancel_records_partial_results(fake_worker):
     assert memo["partial_outputs"] == {"t0": "t0 v1"}
     partial = await handle.query("result", result_type=FanOutResult)
     assert partial.completed == {"t0": "t0 v1"}
+
+
+async def test_at_max_failures_a_person_decides_go_on_or_retry_a_failed_task(fake_worker):
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from baton.contracts import FeedbackRequest, SteerAck
+    fakes, start = fake_worker
+    fakes.failing_steps = {"t0", "t1", "t2"}
+    handle = await start("FanOutWorkflow", fan_out(5, max_parallel=5), FanOutResult)
+    waiting = await until(handle, lambda s: s.state == "awaiting_review")
+    assert waiting.awaiting_review == "failures" and "synthesis" not in fakes.stages_called()
+    # Feedback must name a failed task: the gate itself cannot run again.
+    try:
+        await handle.execute_update("feedback", FeedbackRequest(text="go"))
+        raise AssertionError("feedback on the gate was accepted")
+    except WorkflowUpdateFailedError as err:
+        assert "approve to go on" in str(err.cause)
+    fakes.failing_steps = {"t0", "t2"}  # t1 can now be done
+    ack = await handle.execute_update("feedback", FeedbackRequest(text="try the other source", stage="t1"),
+                                      result_type=SteerAck)
+    assert ack.rerun_from == "t1"
+    # Two failures left: below the gate, so the run goes on to the synthesis without asking again.
+    result = await handle.result()
+    assert set(result.completed) == {"t1", "t3", "t4"} and {f.id for f in result.failed} == {"t0", "t2"}
+    assert [c.feedback for c in fakes.calls if c.stage == "t1"] == [[], ["try the other source"]]
+    assert fakes.calls[-1].stage == "synthesis" and fakes.calls[-1].context == ["t1", "t3", "t4"]
+
+
+async def test_at_max_failures_approve_goes_on_with_what_succeeded(fake_worker):
+    fakes, start = fake_worker
+    fakes.failing_steps = {"t0", "t1", "t2"}
+    handle = await start("FanOutWorkflow", fan_out(4, max_parallel=4), FanOutResult)
+    await until(handle, lambda s: s.awaiting_review == "failures")
+    await handle.execute_update("approve", {})
+    result = await handle.result()
+    assert set(result.completed) == {"t3"} and len(result.failed) == 3 and result.synthesis == "synthesis v1"
+
+
+async def test_max_failures_none_never_waits(fake_worker):
+    fakes, start = fake_worker
+    fakes.failing_steps = {"t0", "t1", "t2"}
+    result = await (await start("FanOutWorkflow", fan_out(4).model_copy(update={"max_failures": None}), FanOutResult)).result()
+    assert len(result.failed) == 3 and result.synthesis == "synthesis v1"

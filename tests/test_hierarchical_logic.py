@@ -117,3 +117,38 @@ def test_phase_plan_errors_name_the_patterns_a_phase_may_run_as():
     assert phase_plan_errors(plan, {"a"}) == [
         "phase 'x' has unknown pattern 'router'; use one of fan-out, panel, pipeline, planned",
         "phase 'y' (panel) needs at least 2 agents"]
+
+
+THREE_FAILING = {"phases": [{"id": p, "pattern": "pipeline", "goal": p, "agents": ["writer"]} for p in ("a", "b", "c", "d")]}
+
+
+async def test_at_max_failures_a_person_approves_going_on_or_retries_a_phase(fake_worker, skip_env):
+    from baton.contracts import FeedbackRequest
+    fakes, start = fake_worker
+    fakes.script("plan", THREE_FAILING)
+    fakes.failing_steps = {"1-writer"}  # every phase's only stage: a, b and c fail
+    handle = await start("HierarchicalWorkflow", hierarchical(), HierarchicalResult)
+    waiting = await until(handle, lambda s: s.state == "awaiting_review")
+    assert waiting.awaiting_review == "plan" and [r.state for r in waiting.stages[1:4]] == ["failed"] * 3
+    fakes.failing_steps = set()
+    await handle.execute_update("feedback", FeedbackRequest(text="try again", stage="b"))
+    result = await handle.result()
+    # b ran again as a new child run; the phases after it (c, d) ran again too: they see b's result.
+    assert [(p.id, p.state) for p in result.phases] == [("a", "failed"), ("b", "done"), ("c", "done"), ("d", "done")]
+    assert result.phases[1].workflow_id == f"{handle.id}-b-v2"
+    described = await skip_env.client.get_workflow_handle(f"{handle.id}-b-v2").describe()
+    assert described.parent_id == handle.id
+    assert result.synthesis is not None
+
+
+async def test_at_max_failures_approve_goes_on_to_the_next_phases(fake_worker):
+    fakes, start = fake_worker
+    fakes.script("plan", THREE_FAILING)
+    fakes.failing_steps = {"1-writer"}
+    handle = await start("HierarchicalWorkflow", hierarchical(), HierarchicalResult)
+    await until(handle, lambda s: s.awaiting_review == "plan")
+    fakes.failing_steps = set()
+    await handle.execute_update("approve", {})
+    result = await handle.result()
+    assert [(p.id, p.state) for p in result.phases] == [("a", "failed"), ("b", "failed"), ("c", "failed"), ("d", "done")]
+    assert fakes.calls[-1].stage == "synthesis" and fakes.calls[-1].context == ["d"]

@@ -132,3 +132,14 @@ async def test_at_max_failures_feedback_replans(fake_worker):
     assert result.replans == 1 and list(result.outputs) == ["fixed"] and result.failed == []
     second_plan = [c for c in fakes.calls if c.stage == "plan"][1]
     assert second_plan.feedback == ["Avoid the f tasks"]
+
+
+async def test_at_its_token_budget_the_dag_stops_instead_of_completing_with_tasks_never_run(fake_worker):
+    from temporalio.client import WorkflowFailureError
+    fakes, start = fake_worker
+    fakes.script("plan", {"tasks": [task("a"), task("b", deps=["a"]), task("c", deps=["b"])]})
+    # Each fake call uses 15 tokens: the plan and 'a' fit in 20, 'b' may not start.
+    handle = await start("PlannedWorkflow", planned(max_tokens_total=20), PlannedResult)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert failed.value.cause.type == "BudgetExceeded" and fakes.stages_called() == ["plan", "a"]

@@ -1,5 +1,6 @@
-"""pause, resume, status and cancel on every pattern (time-skipping server, fake
-activities): one agent call is held in flight while a person steers the run."""
+"""pause, resume, status, cancel, feedback and rewind on every pattern
+(time-skipping server, fake activities): one agent call is held in flight while
+a person steers the run."""
 
 from __future__ import annotations
 
@@ -38,16 +39,25 @@ def test_every_pattern_is_covered():
     assert set(CASES) == {p.name for p in all_patterns()}
 
 
-@pytest.mark.parametrize("name", CASES)
-async def test_pause_resume_status_and_cancel(fake_worker, name):
+async def start_held(fake_worker, name: str, more: dict[str, list] | None = None):
+    """Start the pattern's case with its held step in flight: (handle, release, pattern)."""
     fakes, start = fake_worker
-    inp, scripts, held, done_before = CASES[name]
+    inp, scripts, held, _ = CASES[name]
     for step, answer in scripts.items():
         fakes.script(step, answer)
+    for step, answers in (more or {}).items():
+        fakes.script(step, *answers)
     release = fakes.hold(held)
     pattern = find_pattern(name)
     handle = await start(pattern.workflow_type, baton.parse_input(name, inp), pattern.result)
     await fakes.started[held].wait()
+    return handle, release, pattern
+
+
+@pytest.mark.parametrize("name", CASES)
+async def test_pause_resume_status_and_cancel(fake_worker, name):
+    done_before = CASES[name][3]
+    handle, release, pattern = await start_held(fake_worker, name)
 
     await handle.signal("pause")
     paused = await until(handle, lambda s: s.state == "paused")
@@ -67,3 +77,52 @@ async def test_pause_resume_status_and_cancel(fake_worker, name):
     assert "usage" in memo and cancelled.usage.total_tokens == memo["usage"]["total_tokens"]
     if done_before and name not in ("hierarchical",):
         assert done_before in memo["partial_outputs"]
+
+
+# pattern -> (the finished step a person asks to run again, answers the re-run needs,
+#             the steps that then run twice: it and those that had run after it and need it; or why the pattern refuses)
+RERUNS = {
+    "pipeline": ("a", {}, ["a", "b"]),
+    "fan-out": ("a", {}, ["a"]),  # the synthesis had not run: it runs once, after
+    "map-reduce": ("item-0", {}, "cannot run a batch or an item again yet"),
+    "panel": ("x.r1", {}, ["x.r1", "consensus"]),
+    "router": ("classify", {}, ["classify", "handle"]),
+    "supervisor": ("turn-1", {}, "conversation has gone on from it"),
+    "hierarchical": ("plan", {"plan": [{"phases": [{"id": "one", "pattern": "pipeline", "goal": "g", "agents": ["writer"]}]}]},
+                     ["plan", "1-writer"]),
+    "planned": ("a", {}, ["a", "b"]),
+    "review-loop": ("a.r1", {"review.r1": [{"approved": True, "critique": ""}] * 2}, ["a.r1", "review.r1"]),
+}
+
+
+def test_every_pattern_says_what_runs_again():
+    from baton.patterns import all_patterns
+    assert set(RERUNS) == {p.name for p in all_patterns()}
+
+
+@pytest.mark.parametrize("how", ["feedback", "rewind"])
+@pytest.mark.parametrize("name", CASES)
+async def test_feedback_and_rewind_run_a_finished_step_again_or_say_why_not(fake_worker, skip_env, name, how):
+    fakes, _ = fake_worker
+    step, more, again = RERUNS[name]
+    handle, release, _ = await start_held(fake_worker, name, more)
+
+    ask = baton.feedback(skip_env.client, handle.id, "once more, better", step) if how == "feedback" \
+        else baton.rewind(skip_env.client, handle.id, step)
+    if isinstance(again, str):  # the pattern cannot: the update is rejected, saying why
+        with pytest.raises(baton.BatonError, match=again):
+            await ask
+        release.set()
+        await handle.result()
+        return
+    ack = await ask
+    assert ack.rerun_from == step
+    release.set()
+    await handle.result()
+    runs = [c for c in fakes.calls if c.stage in again]
+    for each in again:  # the step and what depends on it ran twice; nothing else did
+        assert [c.stage for c in runs].count(each) == 2, (each, fakes.stages_called())
+    second = [c for c in fakes.calls if c.stage == step][1]
+    assert second.feedback == (["once more, better"] if how == "feedback" else [])
+    assert all(fakes.stages_called().count(c) == 1 for c in set(fakes.stages_called()) - set(again)), fakes.stages_called()
+

@@ -17,7 +17,7 @@ Everything here is deterministic: no I/O, no wall clock, no randomness.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -74,6 +74,7 @@ class ControlPlane(Generic[I]):
     pattern = "pattern"
     step_noun = "step"  # how messages name a step of this pattern: stage, task, expert answer…
     contract: type[RunInput] = RunInput  # the pattern's input
+    rerun_refusal: str | None = None  # why no step of this pattern can run again (feedback, rewind), if none can
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -182,15 +183,27 @@ class ControlPlane(Generic[I]):
     async def review_gate(self, step: str) -> None:
         """Wait after a ``review: true`` step until it is approved or sent back."""
         await self.reviews.wait(step, sent_back=lambda: self.timeline.jump is not None, limits=self.budget.limits)
+        jump = self.timeline.jump
+        if not self.reviews.approved(step) and jump is not None and step not in self.rerun_scope(jump.step):
+            self.board.set_state(step, "done")  # sent back to another step: this one stays as it was
 
-    def take_jump(self) -> str | None:
-        """The step to continue from, if a person asked for a re-run: its checkpoint
-        restored (rewind), it and every later step pending and unapproved."""
-        jump = self.timeline.take_jump()
+    def rerun_scope(self, step: str) -> list[str]:
+        """The steps that run again when ``step`` does: by default it and every later
+        step on the board (a pipeline: later stages saw its output). A pattern whose
+        steps depend on each other otherwise says so here, and raises ValueError
+        saying why when ``step`` cannot run again."""
+        order = self.board.names()
+        return order[order.index(step):]
+
+    def take_jump(self, among: Collection[str] | None = None) -> str | None:
+        """The step to continue from, if a person asked for a re-run (of one of
+        ``among``, default any step): its scope (``rerun_scope``) pending and
+        unapproved, and for a rewind what its checkpoint held restored."""
+        jump = self.timeline.next_jump(among)
         if jump is None:
             return None
-        order = self.board.names()
-        again = order[order.index(jump.step):]
+        again = self.rerun_scope(jump.step)
+        self.timeline.take_jump(jump, again)
         self.reviews.forget(again)
         self.board.reset(again)
         self.publish()
@@ -266,7 +279,7 @@ class ControlPlane(Generic[I]):
         self.timeline.add_feedback(step, request.text.strip())
         self.board.note(step, request.text.strip())
         self._ask_jump(Jump(step))
-        return SteerAck(rerun_from=step, message=f"stage {step!r} will run again with the feedback")
+        return SteerAck(rerun_from=step, message=f"{self.step_noun} {step!r} will run again with the feedback")
 
     @feedback.validator
     def _validate_feedback(self, request: FeedbackRequest) -> None:
@@ -277,7 +290,7 @@ class ControlPlane(Generic[I]):
     def _feedback_target(self, request: FeedbackRequest) -> str:
         step = request.stage or self.reviews.awaiting or self.timeline.last_done
         if step is None:
-            raise ValueError("no stage has completed yet; name one with 'stage'")
+            raise ValueError(f"no {self.step_noun} has completed yet; name one with 'stage'")
         self._require_started(step)
         return step
 
@@ -295,10 +308,13 @@ class ControlPlane(Generic[I]):
     def _require_started(self, step: str) -> None:
         if self.end.state not in STEADY_STATES:
             raise ValueError(f"the run is {self.end.state}; it can no longer be steered")
+        if self.rerun_refusal:
+            raise ValueError(self.rerun_refusal)
         if step not in self.board:
-            raise ValueError(f"unknown stage {step!r}; stages: {', '.join(self.board.names())}")
+            raise ValueError(f"unknown {self.step_noun} {step!r}; {self.step_noun}s: {', '.join(self.board.names())}")
+        self.rerun_scope(step)  # raises when the pattern cannot run it again, saying why
         if not self.timeline.started(step):
-            raise ValueError(f"stage {step!r} has not run yet")
+            raise ValueError(f"{self.step_noun} {step!r} has not run yet")
 
     def _ask_jump(self, jump: Jump) -> None:
         self.timeline.ask_jump(jump, self.board.names())

@@ -1,6 +1,7 @@
 """FanOutWorkflow: independent tasks in parallel (at most ``max_parallel`` at
-once); a failed task does not sink the others; a synthesizer agent sums up
-what succeeded."""
+once); a failed task does not sink the others, but at ``max_failures`` failed
+tasks the run waits for a person; a synthesizer agent sums up what succeeded.
+Feedback or rewind on a task runs it again, and the synthesis after it."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, FanOutInput, FanOutResult, TaskFailure, TaskSpec
     from baton.patterns import About, PhaseAsk, PhaseRole
     from baton.workflows.control import ControlPlane
+    from baton.workflows.runtime.dag import FAILURES, RERUN_ANY_STEP, run_dag
     from baton.workflows.runtime.parallel import run_parallel
 
 SYNTHESIS = "synthesis"
 
 
 def as_phase(ask: PhaseAsk) -> FanOutInput:
-    """A hierarchical phase as a fan-out: each agent does its part in parallel."""
+    """A hierarchical phase as a fan-out: each agent does its part in parallel. The
+    parent run keeps the failure gate: the phase never waits for a person itself."""
     tasks = [TaskSpec(id=f"{n}-{agent}", agent=agent, prompt=f"Do your part of this phase: {ask.phase.goal}")
              for n, agent in enumerate(ask.phase.agents, 1)]
     return FanOutInput(goal=ask.goal, tasks=tasks, max_parallel=ask.max_parallel, synthesizer=ask.synthesizer,
-                       defined_agents=ask.defined, **ask.budget)
+                       max_failures=None, defined_agents=ask.defined, **ask.budget)
 
 
 def phase_output(result: FanOutResult) -> str | None:
@@ -51,15 +54,37 @@ class FanOutWorkflow(ControlPlane[FanOutInput]):
         self.board.define([(t.id, t.agent) for t in inp.tasks] + synthesizer)
         with self.ends_of_run(inp):
             await self.agents.resolve({t.agent for t in inp.tasks} | {agent for _, agent in synthesizer}, defined=inp.defined_agents)
-            await run_parallel(inp.tasks, self._run_task, inp.max_parallel)
-            if inp.synthesizer and self.timeline.outputs:
-                context = [ContextItem(name=t.id, output=self.timeline.outputs[t.id]) for t in inp.tasks if t.id in self.timeline.outputs]
-                self._synthesis = await self.try_step(SYNTHESIS, inp.synthesizer, inp.goal, context,
-                                                      "Synthesize the task results above into one answer to the goal.")
+            if not workflow.patched(RERUN_ANY_STEP):
+                await run_parallel(inp.tasks, lambda task: self._run_task(task.id), inp.max_parallel)
+                await self._synthesize()
+                return self.result()
+            while True:
+                await run_dag(self, {t.id: [] for t in inp.tasks}, self._run_task, inp.max_parallel, inp.max_failures,
+                              gate=FAILURES)
+                await self._synthesize()
+                if self.take_jump() is None:
+                    break
         return self.result()
 
-    async def _run_task(self, task: TaskSpec) -> None:
+    async def _run_task(self, task_id: str) -> None:
+        task = next(t for t in self.inp.tasks if t.id == task_id)
+        self.timeline.before(task.id)  # what feedback and rewind on this task go back to
         await self.try_step(task.id, task.agent, self.inp.goal, instructions=task.prompt)
+
+    async def _synthesize(self) -> None:
+        if self.inp.synthesizer and self.timeline.outputs:
+            context = [ContextItem(name=t.id, output=self.timeline.outputs[t.id]) for t in self.inp.tasks
+                       if t.id in self.timeline.outputs]
+            self.timeline.before(SYNTHESIS)
+            self._synthesis = await self.try_step(SYNTHESIS, self.inp.synthesizer, self.inp.goal, context,
+                                                  "Synthesize the task results above into one answer to the goal.")
+
+    def rerun_scope(self, step: str) -> list[str]:
+        """A task runs again, then the synthesis; the synthesis alone."""
+        if step == FAILURES:
+            raise ValueError("approve to go on with the tasks that succeeded, or give feedback on a failed task "
+                             "to run it again")
+        return [step] + ([SYNTHESIS] if step != SYNTHESIS and SYNTHESIS in self.board else [])
 
     @workflow.query
     def result(self) -> FanOutResult:

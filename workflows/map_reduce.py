@@ -84,6 +84,8 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
         goal=lambda i: i.goal,
         shape=lambda i: f"**Items:** {len(i.items)} · mapper {i.mapper} · reducer {i.reducer}",
     )
+    rerun_refusal = ("a map-reduce run cannot run a batch or an item again yet: its partial results are kept by "
+                     "count, not by batch; start a new run for the items that need it")
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:

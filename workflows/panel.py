@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, ExpertSpec, PanelInput, PanelResult
     from baton.patterns import About, PhaseAsk, PhaseRole
     from baton.workflows.control import ControlPlane
+    from baton.workflows.runtime.dag import RERUN_ANY_STEP, dependents, run_dag
 
 MODERATE = "consensus"
 
@@ -54,15 +55,41 @@ class ExpertPanelWorkflow(ControlPlane[PanelInput]):
         self.board.define([*rows, (MODERATE, inp.moderator)])
         with self.ends_of_run(inp):
             await self.agents.resolve({e.agent for e in inp.experts} | {inp.moderator}, defined=inp.defined_agents)
-            for round_number in range(1, inp.rounds + 1):
-                self.info["round"] = round_number
-                await asyncio.gather(*(self._answer(e, round_number) for e in inp.experts))
-            last = [ContextItem(name=e.name, output=self.timeline.outputs[step(e.name, inp.rounds)]) for e in inp.experts]
-            verdict = await self.call_agent(MODERATE, inp.moderator, inp.question, last, schema="Consensus",
-                                            instructions="Moderate the panel: state the consensus, how far the experts agree, and every dissenting point.")
-            self._verdict = verdict.data or {}
-            self.step_done(MODERATE, verdict.text)
+            if workflow.patched(RERUN_ANY_STEP):
+                await run_dag(self, self._needs(), self._run_step, max_parallel=len(inp.experts))
+            else:  # runs started before re-runs: round by round
+                for round_number in range(1, inp.rounds + 1):
+                    self.info["round"] = round_number
+                    await asyncio.gather(*(self._answer(e, round_number) for e in inp.experts))
+                await self._moderate()
         return self.result()
+
+    def _needs(self) -> dict[str, list[str]]:
+        """Each answer needs the round before; the consensus needs the last round."""
+        rounds = range(1, self.inp.rounds + 1)
+        needs = {step(e.name, r): [step(o.name, r - 1) for o in self.inp.experts] if r > 1 else []
+                 for r in rounds for e in self.inp.experts}
+        return needs | {MODERATE: [step(e.name, self.inp.rounds) for e in self.inp.experts]}
+
+    async def _run_step(self, name: str) -> None:
+        self.timeline.before(name)  # what feedback and rewind on this step go back to
+        if name == MODERATE:
+            await self._moderate()
+            return
+        expert_name, round_number = name.rsplit(".r", 1)
+        self.info["round"] = int(round_number)
+        await self._answer(next(e for e in self.inp.experts if e.name == expert_name), int(round_number))
+
+    def rerun_scope(self, step: str) -> list[str]:
+        """An answer runs again with every later round's answers and the consensus."""
+        return dependents(self._needs(), step)
+
+    async def _moderate(self) -> None:
+        last = [ContextItem(name=e.name, output=self.timeline.outputs[step(e.name, self.inp.rounds)]) for e in self.inp.experts]
+        verdict = await self.call_agent(MODERATE, self.inp.moderator, self.inp.question, last, schema="Consensus",
+                                        instructions="Moderate the panel: state the consensus, how far the experts agree, and every dissenting point.")
+        self._verdict = verdict.data or {}
+        self.step_done(MODERATE, verdict.text)
 
     async def _answer(self, expert: ExpertSpec, round_number: int) -> None:
         others = [ContextItem(name=e.name, output=self.timeline.outputs[step(e.name, round_number - 1)])

@@ -2,11 +2,11 @@
 output, re-planned up to twice when invalid); ready tasks run in parallel up to
 ``max_parallel``, each seeing only its dependencies' outputs; a failed task's
 dependents are skipped; at ``max_failures`` failures the run waits for a person
-(``approve`` continues with partial results, ``feedback`` re-plans)."""
+(``approve`` continues with partial results, ``feedback`` on the plan re-plans,
+on a failed task runs it again). Feedback or rewind on a task runs it and its
+dependents again (``runtime/dag.py``)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pydantic
 from temporalio import workflow
@@ -17,9 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from baton.contracts import ContextItem, PlannedInput, PlannedResult, PlannedTaskState, TaskFailure
     from baton.patterns import About, PhaseAsk, PhaseRole
     from baton.plans import new_agent_spec
-    from baton.schemas import Plan, PlannedTask
+    from baton.schemas import Plan
     from baton.workflows.control import ControlPlane
-    from baton.workflows.runtime.parallel import wait_any
+    from baton.workflows.runtime.dag import dependents, run_dag
     from baton.workflows.planning import ask_for_plan
 
 PLAN = "plan"
@@ -79,43 +79,21 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
         self.board.keep_only([PLAN])  # a new plan's tasks replace the old plan's
         self.board.add([(t.id, t.agent) for t in plan.tasks])
 
-    async def _run_dag(self) -> None:
-        tasks = {t.id: t for t in self._plan.tasks}
-        running: dict[str, asyncio.Task] = {}
-        gate_open = False  # a person approved going on past max_failures
-        while True:
-            self._skip_blocked(tasks)
-            failures = len(self.board.in_state("failed", among=tasks))
-            if failures >= self.inp.max_failures and not gate_open:
-                if running:  # let what is in flight finish first
-                    await wait_any(list(running.values()))
-                    running = {k: v for k, v in running.items() if not v.done()}
-                    continue
-                await self.review_gate(PLAN)
-                if self.timeline.jump is not None:
-                    return
-                gate_open = True
-            ready = [tasks[t] for t in self.board.ready({t.id: t.depends_on for t in tasks.values()}) if t not in running]
-            for task in ready[: self.inp.max_parallel - len(running)]:
-                running[task.id] = asyncio.create_task(self._run_task(task))
-            if not running:
-                return
-            await wait_any(list(running.values()))
-            running = {k: v for k, v in running.items() if not v.done()}
+    def _needs(self) -> dict[str, list[str]]:
+        return {t.id: t.depends_on for t in self._plan.tasks}
 
-    async def _run_task(self, task: PlannedTask) -> None:
+    async def _run_dag(self) -> None:
+        await run_dag(self, self._needs(), self._run_task, self.inp.max_parallel, self.inp.max_failures, gate=PLAN)
+
+    async def _run_task(self, task_id: str) -> None:
+        task = next(t for t in self._plan.tasks if t.id == task_id)
+        self.timeline.before(task.id)  # what feedback and rewind on this task go back to
         context = [ContextItem(name=d, output=self.timeline.outputs[d]) for d in task.depends_on]
         await self.try_step(task.id, task.agent, self.inp.goal, context, task.prompt)
 
-    def _skip_blocked(self, tasks: dict[str, PlannedTask]) -> None:
-        changed = True
-        while changed:  # a skipped task blocks its own dependents too
-            changed = False
-            for task in tasks.values():
-                blocked = self.board.blocked_by(task.id, task.depends_on)
-                if blocked:
-                    self.board.fail(task.id, f"skipped: depends on {', '.join(blocked)}", state="skipped")
-                    changed = True
+    def rerun_scope(self, step: str) -> list[str]:
+        """A task runs again with every task that needs it; the plan, with everything."""
+        return super().rerun_scope(step) if step == PLAN else dependents(self._needs(), step)
 
     @workflow.query
     def result(self) -> PlannedResult:

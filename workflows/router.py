@@ -38,13 +38,19 @@ class RouterWorkflow(ControlPlane[RouterInput]):
         with self.ends_of_run(inp):
             await self.agents.resolve({inp.classifier, inp.default, *routes})
             menu = "\n".join(f"- {agent}: {text}" for agent, text in routes.items())
-            pick = await self.call_agent(CLASSIFY, inp.classifier, inp.input, schema="Route",
-                                         instructions=f"Choose the agent that should handle the goal above:\n{menu}")
-            self.step_done(CLASSIFY, pick.text)
-            self._choose(pick.data or {}, routes, inp)
-            answer = await self.call_agent(HANDLE, self._choice["route"], inp.input)
-            self._output = answer.text
-            self.step_done(HANDLE, answer.text)
+            step = CLASSIFY
+            while step is not None:  # feedback or rewind on classify picks again; on handle, handles again
+                self.timeline.before(step)
+                if step == CLASSIFY:
+                    pick = await self.call_agent(CLASSIFY, inp.classifier, inp.input, schema="Route",
+                                                 instructions=f"Choose the agent that should handle the goal above:\n{menu}")
+                    self.step_done(CLASSIFY, pick.text)
+                    self._choose(pick.data or {}, routes, inp)
+                else:
+                    answer = await self.call_agent(HANDLE, self._choice["route"], inp.input)
+                    self._output = answer.text
+                    self.step_done(HANDLE, answer.text)
+                step = self.take_jump() or (HANDLE if step == CLASSIFY else None)
         return self.result()
 
     def _choose(self, pick: dict, routes: dict[str, str], inp: RouterInput) -> None:

@@ -39,6 +39,7 @@ class SupervisorWorkflow(ControlPlane[SupervisorInput]):
         self._answer: str | None = None
         self._stopped = "max_turns"
         self._turns = 0
+        self._asking: str | None = None  # the question step waiting for a person, while it waits
 
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> SupervisorResult:
@@ -102,13 +103,26 @@ class SupervisorWorkflow(ControlPlane[SupervisorInput]):
         self.board.add([(step, "person")])
         self.timeline.before(step)  # so `feedback` may name this step
         self.info["question"] = question
-        await self.review_gate(step)
-        answered = self.take_jump() == step
+        self._asking = step
+        while True:
+            await self.review_gate(step)
+            answered = self.take_jump() == step
+            if not answered or self.timeline.feedback.get(step):
+                break
+            # rewound to before the question: it is asked again
+        self._asking = None
         answer = self.timeline.feedback[step][-1] if answered else NO_ANSWER
         self.info.pop("question")
         self.step_done(step, answer)
         self._questions.append({"question": question, "answer": answer})
         return answer
+
+    def rerun_scope(self, step: str) -> list[str]:
+        """Only the question waiting for a person: the conversation has gone on from every other step."""
+        if step != self._asking:
+            raise ValueError(f"{step!r} cannot run again: the supervisor's conversation has gone on from it; feedback "
+                             "answers the question it is waiting on" + (f" ({self._asking})" if self._asking else ""))
+        return [step]
 
     def _finish(self, answer: str) -> bool:
         self._answer, self._stopped = answer, "finished"

@@ -5,6 +5,7 @@ checkpoint before it first)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,7 +42,7 @@ class Timeline:
         self.artifacts: dict[str, str] = {}  # step -> artifact key of its latest output
         self.checkpoints: dict[str, Checkpoint] = {}  # step -> the latest "before" checkpoint
         self.snapshots: list[Checkpoint] = []  # every checkpoint, in order
-        self.jump: Jump | None = None  # asked for, not yet taken
+        self.jumps: list[Jump] = []  # asked for, not yet taken, earliest step first
         self.last_done: str | None = None
 
     def before(self, step: str) -> None:
@@ -60,20 +61,28 @@ class Timeline:
     def add_feedback(self, step: str, text: str) -> None:
         self.feedback.setdefault(step, []).append(text)
 
-    def ask_jump(self, jump: Jump, order: list[str]) -> None:
-        # Two requests before the run looks: the earliest step wins, so no
-        # requested re-run is skipped.
-        if self.jump is None or order.index(jump.step) <= order.index(self.jump.step):
-            self.jump = jump
+    @property
+    def jump(self) -> Jump | None:
+        """The earliest jump asked for and not yet taken."""
+        return self.jumps[0] if self.jumps else None
 
-    def take_jump(self) -> Jump | None:
-        """The jump asked for, if any, with its checkpoint restored."""
-        jump, self.jump = self.jump, None
-        if jump is not None and jump.restore is not None:
-            self.outputs = dict(jump.restore.outputs)
-            self.feedback = {k: list(v) for k, v in jump.restore.feedback.items()}
-            self.artifacts = dict(jump.restore.artifacts)
-        return jump
+    def ask_jump(self, jump: Jump, order: list[str]) -> None:
+        """Keep a request until the run takes it; a new one for the same step replaces it."""
+        self.jumps = sorted([j for j in self.jumps if j.step != jump.step] + [jump], key=lambda j: order.index(j.step))
+
+    def next_jump(self, among: Collection[str] | None = None) -> Jump | None:
+        """The earliest jump asked for (to one of ``among``, default any step)."""
+        return next((j for j in self.jumps if among is None or j.step in among), None)
+
+    def take_jump(self, jump: Jump, again: Collection[str]) -> None:
+        """Take ``jump``: the steps in ``again`` run again, so the jumps to them are
+        covered by it, and a rewind gives them back what its checkpoint held (the
+        other steps keep theirs)."""
+        self.jumps = [j for j in self.jumps if j is not jump and j.step not in again]
+        if jump.restore is not None:
+            self.outputs = _restored(self.outputs, jump.restore.outputs, again)
+            self.feedback = {k: list(v) for k, v in _restored(self.feedback, jump.restore.feedback, again).items()}
+            self.artifacts = _restored(self.artifacts, jump.restore.artifacts, again)
 
     def _snapshot(self, label: str, step: str) -> Checkpoint:
         taken = Checkpoint(
@@ -95,3 +104,12 @@ class Timeline:
         c = self.snapshots[seq - 1]
         return Snapshot(seq=seq, label=c.label, step=c.step, at=c.at, steps=list(c.outputs),
                         outputs=dict(c.outputs), feedback={k: list(v) for k, v in c.feedback.items()})
+
+
+def _restored(now: dict, then: dict, again: Collection[str]) -> dict:
+    """``now`` with the steps in ``again`` as they were ``then``, in ``then``'s order
+    (a pipeline rewound gets exactly its checkpoint back: the steps outside ``again``
+    are the earlier ones, unchanged since)."""
+    restored = {k: (then[k] if k in again else now.get(k, then[k])) for k in then}
+    restored.update({k: v for k, v in now.items() if k not in then and k not in again})
+    return restored
