@@ -164,7 +164,8 @@ async def replay_runs(args: argparse.Namespace) -> int:
         source = replay.from_server(await connect(), args.query, args.limit)
     outcomes = await replay.replay(source)
     for position, outcome in enumerate(outcomes):
-        verdict = "[green]ok[/]" if outcome.error is None else f"[red]NON-DETERMINISTIC[/] {outcome.error}"
+        verdict = ("[green]ok[/]" if outcome.error is None else f"[red]NON-DETERMINISTIC[/] {outcome.error}" if outcome.replayed
+                   else f"[red]NOT REPLAYED[/] {outcome.error}")
         # A history file holds no workflow id: name the file it came from.
         name = f"{args.file[position]} (run {outcome.run_id[:8]})" if args.file else f"{outcome.workflow_id} {outcome.run_id[:8]}"
         console.print(f"{name} {verdict}", highlight=False, soft_wrap=True)

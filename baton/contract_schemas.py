@@ -18,7 +18,7 @@ from temporalio.common import RawValue
 from temporalio.workflow import _Definition
 
 from baton.contracts import ERROR_TYPES, ApproveRequest
-from baton.patterns import Pattern, all_patterns
+from baton.patterns import Pattern, all_patterns, find_pattern
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 # Handlers that read their payload themselves (RawValue), so that a bad one is
@@ -68,6 +68,8 @@ def write(directory: Path = SCHEMA_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, schema in all_schemas().items():
+        if not find_pattern(name).built_in:
+            continue  # a user's own pattern: `starter.py schema NAME` prints it
         path = directory / f"{name}.json"
         path.write_text(render(schema), encoding="utf-8")
         written.append(path)

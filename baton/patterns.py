@@ -67,6 +67,11 @@ class Pattern(About):
     workflow_type: str = ""
     workflow: type | None = None
 
+    @property
+    def built_in(self) -> bool:
+        """One of Baton's own (not a user's, loaded through BATON_PATTERNS)."""
+        return self.workflow is not None and self.workflow.__module__.startswith(BUILT_IN + ".")
+
 
 _workflows: list[type] = []  # every workflow class found, in the order found
 _patterns: dict[str, Pattern] = {}  # by short name, in the order found

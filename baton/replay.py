@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.workflow import _Definition
 
 from baton.patterns import runs_query
 from baton.temporal import data_converter
@@ -23,6 +24,7 @@ class Replayed:
     workflow_id: str
     run_id: str
     error: str | None  # None: the current code makes the same decisions
+    replayed: bool = True  # False: the code here has no workflow of its type (error says so)
 
 
 async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
@@ -31,16 +33,24 @@ async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
     from baton.patterns import workflow_classes
 
     seen: list[WorkflowHistory] = []
+    registered = {d.name for d in map(_Definition.from_class, workflow_classes()) if d is not None and d.name}
+    unknown: dict[str, str] = {}  # run id -> why it was not replayed
 
     async def recorded() -> AsyncIterator[WorkflowHistory]:
         async for history in histories:
             seen.append(history)
+            workflow_type = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+            if workflow_type not in registered:  # replaying it would report a misleading non-determinism
+                unknown[history.run_id] = (f"workflow type {workflow_type!r} is not registered here: a pattern of "
+                                           "your own? name its module in BATON_PATTERNS (docs/authoring.md)")
+                continue
             yield history
 
     # The process's converter: encrypted histories replay with BATON_CODEC_KEYS set.
     replayer = Replayer(workflows=workflow_classes(), data_converter=data_converter(), workflow_runner=workflow_runner())
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
-    return [Replayed(h.workflow_id, h.run_id, _message(results.replay_failures.get(h.run_id))) for h in seen]
+    return [Replayed(h.workflow_id, h.run_id, unknown[h.run_id], replayed=False) if h.run_id in unknown
+            else Replayed(h.workflow_id, h.run_id, _message(results.replay_failures.get(h.run_id))) for h in seen]
 
 
 def _message(err: Exception | None) -> str | None:

@@ -25,6 +25,13 @@ from baton.agents import AgentRegistry, load_agents
 from baton.embedded import dynamic_config_flags
 from tests.llm_server import ScriptedLLM
 from baton.worker import build_worker, workflow_runner
+from baton import patterns
+
+# The example pattern of docs/authoring.md is loaded for the whole suite, as a
+# user's worker loads theirs (BATON_PATTERNS): every table of every pattern
+# covers it, whichever test runs first.
+EXAMPLE_PATTERN = "examples.critics"
+patterns.use([EXAMPLE_PATTERN])
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"

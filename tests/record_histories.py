@@ -194,6 +194,15 @@ async def hierarchical(client: Client, llm: ScriptedLLM) -> str:
     return await pattern(client, "hierarchical", {"goal": "A tide guide"}, "hierarchical")
 
 
+async def critics(client: Client, llm: ScriptedLLM) -> str:
+    """The example pattern of docs/authoring.md (examples/critics.py, loaded by tests/conftest.py)."""
+    llm.script_stage("critic.r1", '{"approved": false, "critique": "Mention the moon."}')
+    llm.script_stage("reviewer.r1", '{"approved": true, "critique": ""}')
+    llm.script_stage("critic.r2", '{"approved": true, "critique": ""}')
+    llm.script_stage("reviewer.r2", '{"approved": true, "critique": ""}')
+    return await pattern(client, "critics", {"goal": "Explain tides in one paragraph"}, "critics")
+
+
 async def content(client: Client, llm: ScriptedLLM) -> str:
     llm.script_stage("classify", '{"label": "tutorial", "confidence": 0.9, "reason": "how-to"}')
     llm.script_stage("critique", '{"verdict": "approve", "score": 8, "issues": []}')
@@ -224,6 +233,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "review_loop": review_loop,
     "hierarchical": hierarchical,
     "content_pipeline": content,
+    "critics": critics,
 }
 
 

@@ -25,6 +25,7 @@ BAD_INPUTS = [
     ("hierarchical", {"goal": ""}, "goal"),
     ("planned", {"goal": "g", "max_parallel": 0}, "max_parallel"),
     ("review-loop", {"goal": "g", "workers": [], "max_rounds": 0}, "workers"),
+    ("critics", {"goal": "g", "max_rounds": 0}, "max_rounds"),  # the example pattern: the same checks for free
     ("fan-out", {"goal": "g", "tasks": [{"id": "a", "agent": "writer", "prompt": "p"}], "surprise": 1}, "surprise: Extra inputs"),
 ]
 
@@ -49,6 +50,7 @@ UNKNOWN_AGENT = {
     "hierarchical": {"goal": "g", "synthesizer": "ghost"},
     "planned": {"goal": "g", "agents": ["ghost"]},
     "review-loop": {"goal": "g", "workers": ["ghost"]},
+    "critics": {"goal": "g", "critics": ["ghost"]},
 }
 
 

@@ -51,3 +51,16 @@ def test_replay_command_names_the_run_the_code_no_longer_matches(tmp_path, capsy
     assert f"{bad} (run 0badc0de) NON-DETERMINISTIC [TMPRL1100] Nondeterminism error: Activity type" in out
     assert "old_agent_activity" in out
     assert "2 runs replayed against the current code, 1 failed" in out
+
+
+def test_a_run_of_a_workflow_type_not_registered_is_named_not_called_non_deterministic(tmp_path, capsys):
+    # A pattern of one's own replayed without its module loaded (BATON_PATTERNS unset).
+    document = json.loads(HISTORIES[0].read_text())
+    started = document["events"][0]["workflowExecutionStartedEventAttributes"]
+    started["workflowType"]["name"] = "OwnPatternWorkflow"
+    own = tmp_path / "own.json"
+    own.write_text(json.dumps(document))
+    assert starter.main(["replay", "--file", str(own)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "NOT REPLAYED workflow type 'OwnPatternWorkflow' is not registered here" in out and "BATON_PATTERNS" in out
+    assert "Nondeterminism" not in out

@@ -31,6 +31,8 @@ CASES = {
     "planned": ({"goal": "g", "agents": ["researcher", "writer"]}, {"plan": PLAN}, "b", "a"),
     "review-loop": ({"goal": "g", "workers": ["writer"]}, {"plan.r1": {"tasks": [PLAN["tasks"][0] | {"agent": "writer"}]}},
                     "review.r1", "a.r1"),
+    # the example pattern of docs/authoring.md (examples/critics.py): steering comes with the runtime
+    "critics": ({"goal": "g", "critics": ["critic"]}, {"critic.r1": {"approved": True, "critique": ""}}, "critic.r1", "draft.r1"),
 }
 
 
@@ -92,6 +94,7 @@ RERUNS = {
                      ["plan", "1-writer"]),
     "planned": ("a", {}, ["a", "b"]),
     "review-loop": ("a.r1", {"review.r1": [{"approved": True, "critique": ""}] * 2}, ["a.r1", "review.r1"]),
+    "critics": ("draft.r1", {"critic.r1": [{"approved": True, "critique": ""}]}, ["draft.r1", "critic.r1"]),
 }
 
 
