@@ -4,6 +4,7 @@ the new behaviour; the same change unguarded breaks the old histories."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,26 @@ async def test_runs_started_after_the_change_take_the_new_path(dev_env, llm, tas
                                    queue=task_queue)
         result = await baton.wait_result(dev_env.client, handle.id)
     assert list(result.outputs) == ["draft", "polish"]
+
+
+@pytest.mark.parametrize("pattern", ["FanOutWorkflow", "PipelineWorkflow"])
+async def test_baton_decides_its_patches_before_a_run_s_first_local_activity(fake_worker, skip_env, pattern):
+    # A patch decided just after a local activity replays without its marker when a
+    # query split the activity's workflow task from the next one (the SIGKILL
+    # durability test failed that way on a new worker): Baton's patches are decided
+    # at the start of every run, before resolve_agents.
+    from baton.contracts import FanOutInput, TaskSpec
+    fakes, start = fake_worker
+    inp = FanOutInput(goal="g", tasks=[TaskSpec(id="a", agent="researcher", prompt="p")], synthesizer=None) \
+        if pattern == "FanOutWorkflow" else PipelineInput(goal="g", stages=[StageSpec(name="a", agent="researcher")])
+    handle = await start(pattern, inp)
+    await handle.result()
+    markers = [marker_of(e) for e in (await handle.fetch_history()).events if e.HasField("marker_recorded_event_attributes")]
+    assert markers.index("patch baton-rerun-any-step") < markers.index("core_local_activity"), markers
+
+
+def marker_of(event) -> str:
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != "core_patch":
+        return marker.marker_name
+    return "patch " + json.loads(marker.details["patch-data"].payloads[0].data)["id"]

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.runtime import publishing
     from baton.workflows.runtime.board import StepBoard
     from baton.workflows.runtime.caller import AgentCaller
+    from baton.workflows.runtime.dag import RERUN_ANY_STEP
     from baton.workflows.runtime.ending import RunEnd
     from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES, Budget, PauseGate, ReviewGate
     from baton.workflows.runtime.timeline import Jump, Timeline
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
 MAX_IGNORED = 20  # ignored signals kept in status and the memo
 # Patch (workflow.patched): approve only what awaits review now; ignored signals kept in the memo.
 APPROVALS_BOUND = "baton-approvals-bound"
+RUN_START_PATCHES = (RERUN_ANY_STEP,)
 
 I = TypeVar("I", bound=RunInput)
 
@@ -111,6 +113,12 @@ class ControlPlane(Generic[I]):
         pattern whoever started it. Returns the input."""
         if self._input_problems:
             raise self.end.invalid_input(self._input_problems)
+        # Patches decided later in a run are decided here, before any local activity:
+        # a run's first local activity may complete in one workflow task and the
+        # workflow go on in the next (a query can split them), and a patch decided
+        # just after it then replays without its marker (a non-determinism error).
+        for patch in RUN_START_PATCHES:
+            workflow.patched(patch)
         await publishing.index_own_run(self.pattern, self.run_state())
         return self.inp
 
