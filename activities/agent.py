@@ -1,18 +1,18 @@
-"""The agent activity: one LLM call to any OpenAI-compatible endpoint.
+"""The agent activity: one model call for one step, through the provider seam
+(``activities.provider``: any OpenAI-compatible endpoint by default).
 
-One ``AsyncOpenAI`` client per worker process, its retries off: Temporal owns
-every retry (see ``activities.errors``). The completion is streamed so the
-activity heartbeats while the model thinks and tokens arrive, and a dead worker is noticed within
-the agent's heartbeat timeout instead of its whole call timeout.
+Its parts: the provider streams the answer, ``assembly`` puts it together,
+``heartbeat`` reports it while it grows (a dead worker is noticed within the
+agent's heartbeat timeout instead of its whole call timeout), ``breaker``
+guards the model, ``errors`` classify what fails. Temporal owns every retry.
+Here: structured output (validated, corrected up to CORRECTION_TRIES times),
+prices, metrics, artifacts and logs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,13 +23,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from baton.activities.artifacts import ArtifactStore, artifacts_dir, preview
-from baton.activities.breaker import BreakerBoard, provider_down
-from baton.activities.errors import classify
+from baton.activities.assembly import Answer, AnswerAssembly
+from baton.activities.breaker import BreakerBoard, guarded
+from baton.activities.heartbeat import live_heartbeats
 from baton.activities.metrics import AgentMetrics, outcome_of
 from baton.activities.prompts import build_messages, correction_message, tool_definitions
+from baton.activities.provider import ModelCall, ModelProvider, OpenAIChatProvider
 from baton.agents import AgentRegistry, UnknownAgentError
-from baton.contracts import (LIVE_TAIL_CHARS, AgentRequest, AgentResult, AgentSpec, LiveAnswer, ResolveAgentsRequest,
-                             ToolCall, Usage, explain)
+from baton.contracts import AgentRequest, AgentResult, AgentSpec, LiveAnswer, ResolveAgentsRequest, Usage, explain
 from baton.schemas import resolve_schema
 
 log = structlog.get_logger("baton.agent")
@@ -53,19 +54,12 @@ def make_openai_client(env: Mapping[str, str] = os.environ) -> openai.AsyncOpenA
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0)
 
 
-@dataclass
-class Answer:
-    text: str
-    usage: Usage
-    model: str
-    usage_estimated: bool
-    tool_calls: list[ToolCall]
-
-
 class AgentActivities:
-    def __init__(self, client: openai.AsyncOpenAI, registry: AgentRegistry, artifacts: ArtifactStore | None = None,
-                 breakers: BreakerBoard | None = None):
-        self._client = client
+    def __init__(self, provider: ModelProvider | openai.AsyncOpenAI, registry: AgentRegistry,
+                 artifacts: ArtifactStore | None = None, breakers: BreakerBoard | None = None):
+        """``provider``: the model provider seam (an ``openai`` client is served by
+        ``OpenAIChatProvider``)."""
+        self._provider = OpenAIChatProvider(provider) if isinstance(provider, openai.AsyncOpenAI) else provider
         self._registry = registry
         self._artifacts = artifacts or ArtifactStore(artifacts_dir())
         self._breakers = breakers or BreakerBoard(failures_to_open=0, cooldown_seconds=0)
@@ -197,82 +191,19 @@ class AgentActivities:
     async def _complete(
         self, request: AgentRequest, messages: list[dict[str, Any]], response_format: dict[str, Any] | None
     ) -> Answer:
+        """One streamed completion through the provider: the breaker guards it, the
+        heartbeat carries the answer so far, the assembly puts it together."""
         spec = request.agent
-        extra: dict[str, Any] = {"response_format": response_format} if response_format else {}
-        if request.tools:
-            extra["tools"] = tool_definitions(request)
-        parts: list[str] = []
-        calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, by index
-        usage: Usage | None = None
-        answered_by = request.model
-        # A ticker heartbeats every third of the heartbeat timeout, whether the
-        # server is still thinking (long prompts, reasoning models) or streaming.
-        # Not once per chunk: that cost 3% of the worker's time at 90 calls/s
-        # and proved nothing the ticker does not.
-        breaker = self._breakers.of(request.model) if self._breakers.enabled else None
-        if breaker is not None:
-            breaker.before_call()
-        provider_failed: bool | None = None  # the breaker's verdict on this call
+        call = ModelCall(model=request.model, messages=messages, temperature=spec.temperature, max_tokens=spec.max_tokens,
+                         timeout_seconds=spec.start_to_close_seconds, response_format=response_format,
+                         tools=tool_definitions(request) if request.tools else [])
+        assembly = AnswerAssembly(asked=request.model)
         live = LiveAnswer(stage=request.stage, agent=spec.name, model=request.model, attempt=activity.info().attempt)
-        ticker = asyncio.create_task(_heartbeat_every(min(spec.heartbeat_seconds / 3, LIVE_SECONDS), parts, live))
-        try:
-            stream = await self._client.chat.completions.create(
-                model=request.model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=spec.temperature,
-                max_tokens=spec.max_tokens,
-                stream=True,
-                stream_options={"include_usage": True},
-                timeout=spec.start_to_close_seconds,
-                **extra,
-            )
-            async for chunk in stream:
-                answered_by = chunk.model or answered_by
-                if chunk.usage:
-                    usage = Usage(
-                        prompt_tokens=chunk.usage.prompt_tokens or 0,
-                        completion_tokens=chunk.usage.completion_tokens or 0,
-                        total_tokens=chunk.usage.total_tokens or 0,
-                    )
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if getattr(delta, "refusal", None):
-                        raise ApplicationError(f"{request.model} refused: {delta.refusal}", type="Refused", non_retryable=True)
-                    if delta.content:
-                        parts.append(delta.content)
-                    for piece in delta.tool_calls or []:
-                        call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
-                        call["id"] = piece.id or call["id"]
-                        if piece.function is not None:
-                            call["name"] += piece.function.name or ""
-                            call["arguments"] += piece.function.arguments or ""
-            provider_failed = False
-        except openai.OpenAIError as err:
-            failure = classify(err, request.model, secrets=(self._client.api_key,))
-            provider_failed = provider_down(failure)
-            # Not chained: the openai error's own text could carry what was redacted.
-            raise failure from None
-        except ApplicationError:
-            provider_failed = False  # it answered (a refusal)
-            raise
-        finally:
-            if breaker is not None:
-                breaker.record(provider_failed)
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-        text = "".join(parts).strip()
-        tool_calls = [ToolCall(id=c["id"] or f"call-{i}", name=c["name"], arguments=c["arguments"] or "{}")
-                      for i, c in sorted(calls.items())]
-        if not text and not tool_calls:
-            raise ApplicationError(f"{request.model} returned an empty answer", type="EmptyAnswer")
-        if usage is not None:
-            return Answer(text, usage, answered_by, False, tool_calls)
-        # Some servers (llama-cpp-python) send no usage on streams: estimate it,
-        # one token per content chunk and ~4 characters per prompt token.
-        prompt = sum(len(m["content"] or "") for m in messages) // 4
-        estimate = Usage(prompt_tokens=prompt, completion_tokens=len(parts), total_tokens=prompt + len(parts))
-        return Answer(text, estimate, answered_by, True, tool_calls)
+        with guarded(self._breakers, request.model):
+            async with live_heartbeats(min(spec.heartbeat_seconds / 3, LIVE_SECONDS), assembly.parts, live):
+                async for event in self._provider.stream(call):
+                    assembly.add(event)
+        return assembly.answer(messages)
 
 
 def _rejects_json_schema(err: ApplicationError) -> bool:
@@ -281,16 +212,6 @@ def _rejects_json_schema(err: ApplicationError) -> bool:
     return err.type in ("HTTP400", "HTTP422") or (
         err.type == "HTTP500" and ("response_format" in err.message or "json_schema" in err.message)
     )
-
-
-async def _heartbeat_every(seconds: float, parts: list[str], live: LiveAnswer) -> None:
-    """Heartbeat with the answer so far (its length and last characters): what
-    ``watch`` shows while the agent writes. Details are not history events; the
-    worker sends the latest to the server at most every BATON_LIVE_SECONDS."""
-    while True:
-        await asyncio.sleep(seconds)
-        text = "".join(parts)
-        activity.heartbeat(live.model_copy(update={"chars": len(text), "tail": text[-LIVE_TAIL_CHARS:]}))
 
 
 def _strip_fences(text: str) -> str:

@@ -12,8 +12,9 @@ success closes the circuit, its failure opens it for another cool-down.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -101,3 +102,23 @@ class BreakerBoard:
         if model not in self.breakers:
             self.breakers[model] = Breaker(model, self.failures_to_open, self.cooldown_seconds, self.on_change, self.clock)
         return self.breakers[model]
+
+
+@contextlib.contextmanager
+def guarded(board: BreakerBoard, model: str) -> Iterator[None]:
+    """Around one call to ``model``: refused at once while its circuit is open; the
+    call's outcome recorded after (a provider failure, a success, or neither when the
+    call was cancelled)."""
+    breaker = board.of(model) if board.enabled else None
+    if breaker is not None:
+        breaker.before_call()
+    verdict: bool | None = None
+    try:
+        yield
+        verdict = False
+    except ApplicationError as err:
+        verdict = provider_down(err)  # a refusal is an answer: not the provider's failure
+        raise
+    finally:
+        if breaker is not None:
+            breaker.record(verdict)

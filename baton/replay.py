@@ -29,7 +29,7 @@ class Replayed:
 
 async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
     # Imported here: the workflows (and the sandbox runner) are only needed to replay.
-    from baton.worker import workflow_runner
+    from baton.sandbox import workflow_runner
     from baton.patterns import workflow_classes
 
     seen: list[WorkflowHistory] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import pkgutil
 import os
 import signal
 import sys
@@ -23,28 +22,20 @@ import openai
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from baton.activities import AgentActivities, make_openai_client
 from baton.activities.artifacts import ArtifactStore, artifacts_dir
 from baton.activities.breaker import BreakerBoard
 from baton.activities.indexing import SearchAttributeCheck
-import baton
 from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
 from baton.embedded import model_configured, no_model_message
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
 from baton import patterns
+from baton.sandbox import workflow_runner
 
 log = structlog.get_logger("baton.worker")
-
-# Pure modules the sandbox need not re-import for every workflow run: pydantic and
-# Baton's own modules, but not the workflows (each run imports its pattern afresh,
-# under the sandbox's restrictions) nor the activities (never imported by a workflow).
-PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types",
-                       *(f"baton.{m.name}" for m in pkgutil.iter_modules(baton.__path__)
-                         if m.name not in ("workflows", "activities")))
 
 
 def build_worker(
@@ -91,8 +82,6 @@ def _rate(env: Mapping[str, str], name: str) -> float | None:
     return rate
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
 
 
 async def run_worker(env: Mapping[str, str] = os.environ) -> None:

@@ -24,7 +24,8 @@ from baton import search
 from baton.agents import AgentRegistry, load_agents
 from baton.embedded import dynamic_config_flags
 from tests.llm_server import ScriptedLLM
-from baton.worker import build_worker, workflow_runner
+from baton.worker import build_worker
+from baton.sandbox import workflow_runner
 from baton import patterns
 
 # The example pattern of docs/authoring.md is loaded for the whole suite, as a

@@ -217,3 +217,27 @@ def test_artifact_keys_cannot_leave_the_folder(tmp_path, key, path):
             store.write(key, "x")
     else:
         assert store.write(key, "x") == path and (tmp_path / path).read_text() == "x"
+
+
+class FakeProvider:
+    """A fake model provider (no HTTP): what the provider seam asks of any provider."""
+
+    def __init__(self, *events):
+        self.events, self.calls = events, []
+
+    async def stream(self, call):
+        self.calls.append(call)
+        for event in self.events:
+            yield event
+
+
+async def test_any_model_provider_serves_the_agent_activity_through_the_seam():
+    from baton.activities.provider import AnsweredBy, TextPiece, ToolCallPiece
+    provider = FakeProvider(AnsweredBy("other-model"), TextPiece("The moon "), TextPiece("pulls."),
+                            ToolCallPiece(0, "c1", "look", '{"q":'), ToolCallPiece(0, None, None, ' "tides"}'))
+    result = await ActivityEnvironment().run(AgentActivities(provider, agent_registry()).run_agent, request())
+    assert (result.text, result.model) == ("The moon pulls.", "other-model")
+    assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == [("c1", "look", '{"q": "tides"}')]
+    assert result.usage_estimated and result.usage.completion_tokens == 2  # no usage reported: estimated
+    [call] = provider.calls
+    assert call.model == "test-model" and call.messages[0]["role"] == "system" and call.max_tokens == request().agent.max_tokens

@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from baton.contracts import FeedbackRequest, PipelineInput, PipelineResult, RewindRequest, StageSpec, Status
 from tests.fakes import FakeAgents
-from baton.worker import workflow_runner
+from baton.sandbox import workflow_runner
 from baton.workflows.pipeline import PipelineWorkflow
 
 

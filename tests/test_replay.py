@@ -13,7 +13,7 @@ from temporalio.worker import Replayer
 
 from baton import cli as starter
 from baton.patterns import all_patterns
-from baton.worker import workflow_runner
+from baton.sandbox import workflow_runner
 from baton.patterns import workflow_classes
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

@@ -18,7 +18,7 @@ from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import agent_registry, worker_env
 from tests.versioned_pipeline import PatchedPipeline, UnguardedPipeline
-from baton.worker import workflow_runner
+from baton.sandbox import workflow_runner
 
 PIPELINE_HISTORIES = sorted((Path(__file__).parent / "histories").glob("pipeline_*.json"))
 
