@@ -194,6 +194,73 @@ async def hierarchical(client: Client, llm: ScriptedLLM) -> str:
     return await pattern(client, "hierarchical", {"goal": "A tide guide"}, "hierarchical")
 
 
+# Runs started after workflow.patched("baton-rerun-any-step"): the paths new runs take,
+# steered (the histories above replay the paths of runs started before it).
+
+async def fan_out_rerun(client: Client, llm: ScriptedLLM) -> str:
+    """Three failed tasks stop a fan-out at its failure gate; feedback runs one again."""
+    for task in ("t0", "t1", "t2"):
+        llm.script_stage(task, Reply(status=400), f"{task} on the second try")
+    tasks = [{"id": f"t{n}", "agent": "researcher", "prompt": f"part {n}"} for n in range(4)]
+    handle = await baton.start(client, baton.parse_input("fan-out", {"goal": "Compare tides", "tasks": tasks, "max_parallel": 4}),
+                               workflow_id="fan_out_rerun", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: s.awaiting_review == "failures")
+    await baton.feedback(client, handle.id, "Use the tide tables", "t1")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def planned_rerun(client: Client, llm: ScriptedLLM) -> str:
+    """Feedback on a finished task while its dependent runs: both run again."""
+    llm.script_stage("plan", json.dumps({"tasks": [{"id": "a", "agent": "researcher", "prompt": "facts", "depends_on": []},
+                                                   {"id": "b", "agent": "writer", "prompt": "write", "depends_on": ["a"]}]}))
+    llm.script_stage("b", Reply(text="slow b", delay=2))
+    handle = await baton.start(client, baton.parse_input("planned", {"goal": "A tide guide", "agents": ["researcher", "writer"]}),
+                               workflow_id="planned_rerun", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: "b" in s.running)
+    await baton.feedback(client, handle.id, "More numbers", "a")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def panel_rerun(client: Client, llm: ScriptedLLM) -> str:
+    """Rewind to an expert's first answer while the moderator writes."""
+    llm.script_stage("consensus", Reply(text='{"consensus": "Moon", "agreement": 0.8, "dissent": []}', delay=2),
+                     '{"consensus": "Moon first", "agreement": 0.9, "dissent": []}')
+    handle = await baton.start(client, baton.parse_input("panel", {"question": "What drives tides?", "experts": [
+        {"name": "physicist", "agent": "researcher", "role": "a physicist"}, {"name": "sailor", "agent": "writer", "role": "a sailor"}]}),
+        workflow_id="panel_rerun", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: "consensus" in s.running)
+    await baton.rewind(client, handle.id, "sailor.r1")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def review_loop_rerun(client: Client, llm: ScriptedLLM) -> str:
+    """Feedback on the round's task while the reviewer reads: the task, then the review, again."""
+    llm.script_stage("plan.r1", '{"tasks": [{"id": "draft", "agent": "writer", "prompt": "write", "depends_on": []}]}')
+    llm.script_stage("review.r1", Reply(text='{"approved": true, "critique": ""}', delay=2), '{"approved": true, "critique": ""}')
+    handle = await baton.start(client, baton.parse_input("review-loop", {"goal": "Explain tides", "workers": ["writer"]}),
+                               workflow_id="review_loop_rerun", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: "review.r1" in s.running)
+    await baton.feedback(client, handle.id, "Shorter", "draft.r1")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def hierarchical_gate(client: Client, llm: ScriptedLLM) -> str:
+    """Three failed phases stop the run at its gate; a person approves going on."""
+    llm.script_stage("plan", json.dumps({"phases": [{"id": p, "pattern": "pipeline", "goal": p, "agents": ["writer"]}
+                                                    for p in ("a", "b", "c", "d")], "agents": []}))
+    llm.script_stage("1-writer", Reply(status=400), Reply(status=400), Reply(status=400))
+    handle = await baton.start(client, baton.parse_input("hierarchical", {"goal": "A tide guide"}),
+                               workflow_id="hierarchical_gate", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: s.awaiting_review == "plan")
+    await baton.approve(client, handle.id)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
 async def critics(client: Client, llm: ScriptedLLM) -> str:
     """The example pattern of docs/authoring.md (examples/critics.py, loaded by tests/conftest.py)."""
     llm.script_stage("critic.r1", '{"approved": false, "critique": "Mention the moon."}')
@@ -234,6 +301,11 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "hierarchical": hierarchical,
     "content_pipeline": content,
     "critics": critics,
+    "fan_out_rerun": fan_out_rerun,
+    "planned_rerun": planned_rerun,
+    "panel_rerun": panel_rerun,
+    "review_loop_rerun": review_loop_rerun,
+    "hierarchical_gate": hierarchical_gate,
 }
 
 
