@@ -526,6 +526,7 @@ class MapReduceProgress(Contract):
     failed_count: int = 0
     usage: Usage = Field(default_factory=Usage)
     runs: int = 1
+    failures_approved: bool = Field(default=False, description="A person approved going on past max_failures")
 
 
 class MapReduceInput(RunInput):
@@ -538,6 +539,9 @@ class MapReduceInput(RunInput):
     max_batches_in_flight: int = Field(default=10, ge=1, le=100)
     reduce_fan_in: int = Field(default=20, ge=2, le=100, description="Results one reducer call combines")
     max_history_events: int = Field(default=2500, ge=200, le=3000, description="Continue as new past this many events (runs stay under ~4,000)")
+    max_failures: int | None = Field(
+        default=3, ge=1, description="At this many failed items, start no new batch and wait for a person (approve goes "
+        "on); null never waits")
     progress: MapReduceProgress = Field(default_factory=MapReduceProgress, description="Set by continue-as-new only")
 
 

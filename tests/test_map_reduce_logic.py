@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.api.enums.v1 import EventType
 
 from baton.contracts import MapReduceInput, MapReduceResult
+from tests.test_pipeline_logic import until
 
 
 def items(n: int) -> list[str]:
@@ -56,3 +59,27 @@ async def test_continues_as_new_before_history_grows_too_long(fake_worker, skip_
         run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
                   if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
     assert len(run_ids) == result.runs
+
+
+async def test_at_max_failures_no_new_batch_starts_until_a_person_approves(fake_worker):
+    fakes, start = fake_worker
+    fakes.failing_steps = {"item-0", "item-1", "item-2"}
+    inp = MapReduceInput(goal="Tag", items=[f"r{i}" for i in range(10)], mapper="researcher", reducer="editor",
+                         batch_size=2, max_batches_in_flight=1)
+    handle = await start("MapReduceWorkflow", inp, MapReduceResult)
+    waiting = await until(handle, lambda s: s.awaiting_review == "failures")
+    assert waiting.info["failed"] == 3 and waiting.info["batches_started"] == 2  # batches 3-5 wait
+    await asyncio.sleep(0.2)
+    assert not any(c.stage in ("item-4", "item-5") for c in fakes.calls)
+    await handle.execute_update("approve", {})
+    result = await handle.result()
+    assert result.mapped == 7 and result.failed_count == 3 and result.result is not None
+
+
+async def test_with_max_failures_null_the_run_never_waits(fake_worker):
+    fakes, start = fake_worker
+    fakes.failing_steps = {"item-0", "item-1", "item-2"}
+    inp = MapReduceInput(goal="Tag", items=[f"r{i}" for i in range(6)], mapper="researcher", reducer="editor",
+                         batch_size=2, max_batches_in_flight=1, max_failures=None)
+    result = await (await start("MapReduceWorkflow", inp, MapReduceResult)).result()
+    assert result.mapped == 3 and result.failed_count == 3

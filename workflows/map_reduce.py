@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.patterns import About
     from baton.workflows.children import ChildRunsPlane
     from baton.workflows.control import ControlPlane
+    from baton.workflows.runtime.dag import FAILURES, RERUN_ANY_STEP
     from baton.workflows.runtime.gates import BUDGET_EXCEEDED
     from baton.workflows.runtime.parallel import run_parallel, wait_any
 
@@ -85,7 +86,8 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
         shape=lambda i: f"**Items:** {len(i.items)} · mapper {i.mapper} · reducer {i.reducer}",
     )
     rerun_refusal = ("a map-reduce run cannot run a batch or an item again yet: its partial results are kept by "
-                     "count, not by batch; start a new run for the items that need it")
+                     "count, not by batch; start a new run for the items that need it (at its failure gate, approve "
+                     "goes on)")
 
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:
@@ -119,11 +121,15 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
         running: list[asyncio.Task] = []  # a list, not a set: deterministic order
         while self._progress.next_batch < len(self._batches) or running:
             room = self.inp.max_batches_in_flight - len(running)
-            while room > 0 and self._progress.next_batch < len(self._batches) and not self._history_full():
+            while (room > 0 and self._progress.next_batch < len(self._batches) and not self._history_full()
+                   and not self._must_ask()):
                 await self.pauses.wait()
                 running.append(asyncio.create_task(self._run_batch(self._progress.next_batch)))
                 self._progress.next_batch += 1
                 room -= 1
+            if not running and self._must_ask():
+                await self._failure_gate()
+                continue
             if not running:
                 return True  # history full: hand the rest to a fresh run
             await wait_any(running)
@@ -151,6 +157,18 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
         self.agents.count(batch.usage)
         self._progress.usage = self.agents.usage
         self._show()
+
+    def _must_ask(self) -> bool:
+        """At max_failures failed items, until a person approves: no new batch starts."""
+        p, limit = self._progress, self.inp.max_failures
+        return (limit is not None and p.failed_count >= limit and not p.failures_approved
+                and p.next_batch < len(self._batches) and workflow.patched(RERUN_ANY_STEP))
+
+    async def _failure_gate(self) -> None:
+        if FAILURES not in self.board:
+            self.board.add([(FAILURES, "person")])
+        await self.review_gate(FAILURES)  # approved by a person, or at the review deadline
+        self._progress.failures_approved = True
 
     def _history_full(self) -> bool:
         info = workflow.info()
