@@ -54,10 +54,15 @@ async def test_runs_are_filterable_by_pattern_and_live_state(dev_env, llm, task_
     assert [w.id async for w in client.list_workflows(f"{mine} AND BatonState = 'awaiting_review'")] == []
     # One upsert per change of state, none repeated while the state stays the same.
     events = [e async for e in client.get_workflow_handle(handle.id).fetch_history_events()]
-    upserts = [e for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
-    states = [client.data_converter.payload_converter.from_payload(
-        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields["BatonState"], str) for e in upserts]
+    upserts = [e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields for e in events
+               if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+    states = [client.data_converter.payload_converter.from_payload(fields["BatonState"], str)
+              for fields in upserts if "BatonState" in fields]
     assert states == ["running", "awaiting_review", "running", "completed"]
+    # The SDK also records the patches the run took (Baton decides its own at the start: docs/versioning.md).
+    changes = [client.data_converter.payload_converter.from_payload(fields["TemporalChangeVersion"], list[str])
+               for fields in upserts if "TemporalChangeVersion" in fields]
+    assert changes == [["baton-rerun-any-step"]]
 
 
 async def test_a_cluster_without_the_attributes_still_runs_the_pattern(llm, task_queue):
