@@ -40,7 +40,7 @@ from baton.content import content_pipeline
 from baton.contracts import AgentRequest, PipelineInput, StageSpec
 from baton.listing import RunRow, age, list_runs
 from baton.logs import configure_logging
-from baton.patterns import all_patterns, find_pattern
+from baton.patterns import PatternsError, all_patterns, find_pattern
 from baton.progress import watch
 from baton.temporal import connect, data_converter, web_ui_url
 from baton.trace import build_trace, history_from_file
@@ -342,6 +342,11 @@ def print_schema(pattern: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        all_patterns()  # a user's own (BATON_PATTERNS) too: the parser lists them
+    except PatternsError as err:
+        console.print(f"[red]error:[/] {err}", highlight=False)
+        return 2
     args = parser().parse_args(argv)
     if args.command == "down":
         embedded.stop_services(say)

@@ -24,6 +24,10 @@ BUILT_IN = "baton.workflows"
 USER_PATTERNS_ENV = "BATON_PATTERNS"  # comma-separated modules holding a user's own patterns
 
 
+class PatternsError(ValueError):
+    """A pattern module of one's own that cannot be loaded, or two patterns with one name."""
+
+
 @dataclass(frozen=True)
 class PhaseAsk:
     """What a hierarchical plan asks of one phase: the child run's input is made from it."""
@@ -99,7 +103,7 @@ def _load(module_name: str) -> None:
         about = cls.__dict__.get("about")
         if isinstance(about, About):
             if about.name in _patterns:
-                raise ValueError(f"two patterns are named {about.name!r}: {_patterns[about.name].workflow_type} "
+                raise PatternsError(f"two patterns are named {about.name!r}: {_patterns[about.name].workflow_type} "
                                  f"and {defn.name}")
             _patterns[about.name] = Pattern(**vars(about), workflow_type=defn.name, workflow=cls)
 
@@ -125,7 +129,7 @@ def use(modules: Iterable[str] = (), env: Mapping[str, str] = os.environ) -> Non
         try:
             _load(module)
         except ImportError as err:
-            raise ValueError(f"{USER_PATTERNS_ENV}: cannot import pattern module {module!r}: {err}") from err
+            raise PatternsError(f"{USER_PATTERNS_ENV}: cannot import pattern module {module!r}: {err}") from err
 
 
 def all_patterns() -> list[Pattern]:

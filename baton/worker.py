@@ -107,6 +107,11 @@ async def run_worker(env: Mapping[str, str] = os.environ) -> None:
 def entry() -> None:
     """``baton-worker`` (installed) and ``python worker.py`` (a checkout)."""
     configure_logging()
+    try:
+        patterns.use()  # a user's own (BATON_PATTERNS): a module that does not import stops the worker here
+    except patterns.PatternsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     if not model_configured():
         print(f"error: {no_model_message()}", file=sys.stderr)
         sys.exit(2)

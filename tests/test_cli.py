@@ -158,11 +158,14 @@ async def test_readme_starter_lines_drive_a_pipeline(dev_env, llm, tmp_path):
         ("python starter.py start --input ../nothing-here.json", "--input takes JSON, or @FILE to read a file"),
         ("python starter.py status no-such-run", "no run with id 'no-such-run'"),
         ("python starter.py feedback no-such-run 'text'", "no run with id 'no-such-run'"),
+        # A pattern module of one's own that does not import: one line, no traceback.
+        ("BATON_PATTERNS=no_such.patterns python starter.py list", "BATON_PATTERNS: cannot import pattern module 'no_such.patterns'"),
+        ("BATON_PATTERNS=no_such.patterns python worker.py", "BATON_PATTERNS: cannot import pattern module 'no_such.patterns'"),
     ],
 )
 async def test_starter_names_the_problem(dev_env, line, message):
     code, out = await sh(line, dev_env)
-    assert code == 2 and message in " ".join(out.split()), out
+    assert code == 2 and message in " ".join(out.split()) and "Traceback" not in out, out
 
 
 def doc_lines(path: str, prefix: str) -> list[str]:
