@@ -516,6 +516,15 @@ class ItemFailure(Contract):
     error: str
 
 
+class BatchTally(Contract):
+    """One batch's latest run, as its parent counts it."""
+
+    partial: str | None = None
+    mapped: int = 0
+    failed_count: int = 0
+    runs: int = 1
+
+
 class MapReduceProgress(Contract):
     """What a map-reduce run carries across continue-as-new."""
 
@@ -527,6 +536,8 @@ class MapReduceProgress(Contract):
     usage: Usage = Field(default_factory=Usage)
     runs: int = 1
     failures_approved: bool = Field(default=False, description="A person approved going on past max_failures")
+    batches: dict[int, BatchTally] = Field(
+        default_factory=dict, description="By batch number (runs started after re-runs; before, partials in order)")
 
 
 class MapReduceInput(RunInput):
@@ -553,6 +564,7 @@ class MapBatchInput(RunInput):
     reducer: str
     max_parallel: int
     reduce_fan_in: int
+    feedback: list[str] = Field(default_factory=list, description="A person's feedback on the batch, for every item")
 
 
 class MapBatchResult(Contract):

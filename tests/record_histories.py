@@ -248,6 +248,18 @@ async def review_loop_rerun(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+async def map_reduce_rerun(client: Client, llm: ScriptedLLM) -> str:
+    """Feedback on a finished batch while the next one runs: it runs again as a new child."""
+    llm.script_stage("item-2", Reply(text="slow", delay=2))
+    handle = await baton.start(client, baton.parse_input("map-reduce", {
+        "goal": "Tag reviews", "items": [f"review {i}" for i in range(4)], "mapper": "researcher", "reducer": "summarizer",
+        "batch_size": 2, "max_batches_in_flight": 1}), workflow_id="map_reduce_rerun", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: "batch-2" in [r.name for r in s.stages if r.state == "running"])
+    await baton.feedback(client, handle.id, "Tag the tone too", "batch-1")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
 async def hierarchical_gate(client: Client, llm: ScriptedLLM) -> str:
     """Three failed phases stop the run at its gate; a person approves going on."""
     llm.script_stage("plan", json.dumps({"phases": [{"id": p, "pattern": "pipeline", "goal": p, "agents": ["writer"]}
@@ -306,6 +318,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "panel_rerun": panel_rerun,
     "review_loop_rerun": review_loop_rerun,
     "hierarchical_gate": hierarchical_gate,
+    "map_reduce_rerun": map_reduce_rerun,
 }
 
 

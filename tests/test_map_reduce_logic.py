@@ -83,3 +83,40 @@ async def test_with_max_failures_null_the_run_never_waits(fake_worker):
                          batch_size=2, max_batches_in_flight=1, max_failures=None)
     result = await (await start("MapReduceWorkflow", inp, MapReduceResult)).result()
     assert result.mapped == 3 and result.failed_count == 3
+
+
+async def test_feedback_on_a_finished_batch_runs_it_again_as_a_new_child(fake_worker, skip_env):
+    from baton.contracts import FeedbackRequest
+    fakes, start = fake_worker
+    release = fakes.hold("item-2")  # batch 2 is in flight while a person reads batch 1
+    inp = MapReduceInput(goal="Tag", items=[f"r{i}" for i in range(4)], mapper="researcher", reducer="editor",
+                         batch_size=2, max_batches_in_flight=1)
+    handle = await start("MapReduceWorkflow", inp, MapReduceResult)
+    await fakes.started["item-2"].wait()
+    await handle.execute_update("feedback", FeedbackRequest(text="Tag the tone too", stage="batch-1"))
+    release.set()
+    result = await handle.result()
+    assert result.mapped == 4 and result.failed_count == 0  # batch 1's new counts replaced its old ones
+    assert [c.feedback for c in fakes.calls if c.stage == "item-0"] == [[], ["Tag the tone too"]]
+    assert [c.feedback for c in fakes.calls if c.stage == "item-2"] == [[]]
+    described = await skip_env.client.get_workflow_handle(f"{handle.id}-batch-1-v2").describe()
+    assert described.parent_id == handle.id
+    # The final reduce took batch 1's new partial (its child reduced the new answers).
+    final = [c for c in fakes.calls if c.stage.startswith("reduce-")][-1]
+    assert final.context == ["batch 1", "batch 2"]
+
+
+async def test_a_batch_of_an_earlier_run_stays_steerable_after_continue_as_new(fake_worker):
+    from baton.contracts import RewindRequest
+    fakes, start = fake_worker
+    release = fakes.hold("item-59")
+    inp = MapReduceInput(goal="Tag", items=[f"r{i}" for i in range(60)], mapper="researcher", reducer="editor",
+                         batch_size=1, max_batches_in_flight=10, max_history_events=200)
+    handle = await start("MapReduceWorkflow", inp, MapReduceResult)
+    await fakes.started["item-59"].wait()
+    status = await until(handle, lambda s: s.info["runs"] >= 2 and "batch-1" in [r.name for r in s.stages])
+    assert next(r for r in status.stages if r.name == "batch-1").state == "done"  # run 1's batch, shown again
+    await handle.execute_update("rewind", RewindRequest(stage="batch-1"))
+    release.set()
+    result = await handle.result()
+    assert result.runs >= 2 and result.mapped == 60 and fakes.stages_called().count("item-0") == 2

@@ -86,7 +86,7 @@ async def test_pause_resume_status_and_cancel(fake_worker, name):
 RERUNS = {
     "pipeline": ("a", {}, ["a", "b"]),
     "fan-out": ("a", {}, ["a"]),  # the synthesis had not run: it runs once, after
-    "map-reduce": ("item-0", {}, "cannot run a batch or an item again yet"),
+    "map-reduce": ("batch-1", {}, ["item-0", "item-1", "reduce-1.0"]),  # the batch, as a new child run: its items and its reduce
     "panel": ("x.r1", {}, ["x.r1", "consensus"]),
     "router": ("classify", {}, ["classify", "handle"]),
     "supervisor": ("turn-1", {}, "conversation has gone on from it"),
@@ -125,7 +125,7 @@ async def test_feedback_and_rewind_run_a_finished_step_again_or_say_why_not(fake
     runs = [c for c in fakes.calls if c.stage in again]
     for each in again:  # the step and what depends on it ran twice; nothing else did
         assert [c.stage for c in runs].count(each) == 2, (each, fakes.stages_called())
-    second = [c for c in fakes.calls if c.stage == step][1]
+    second = [c for c in fakes.calls if c.stage == again[0]][1]  # the steered step's agent call (a batch's: its items')
     assert second.feedback == (["once more, better"] if how == "feedback" else [])
     assert all(fakes.stages_called().count(c) == 1 for c in set(fakes.stages_called()) - set(again)), fakes.stages_called()
 

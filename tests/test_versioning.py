@@ -70,3 +70,18 @@ def marker_of(event) -> str:
     if marker.marker_name != "core_patch":
         return marker.marker_name
     return "patch " + json.loads(marker.details["patch-data"].payloads[0].data)["id"]
+
+
+async def test_a_map_reduce_decides_child_indexing_before_its_first_local_activity(dev_env, llm, task_queue):
+    # Its first child run starts right after resolve_agents; starting a child of an
+    # indexed run decided baton-index-own-run there, so a split workflow task broke
+    # replay the same way (map_reduce_rerun, recorded while status queries polled).
+    from baton.contracts import MapReduceInput
+    from tests.conftest import real_worker
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await baton.start(dev_env.client, MapReduceInput(goal="g", items=["x"], mapper="researcher", reducer="editor"),
+                                   queue=task_queue)  # started indexed (BatonPattern set), as baton.start does
+        await baton.wait_result(dev_env.client, handle.id)
+    events = (await dev_env.client.get_workflow_handle(handle.id).fetch_history()).events
+    markers = [marker_of(e) for e in events if e.HasField("marker_recorded_event_attributes")]
+    assert markers.index("patch baton-index-own-run") < markers.index("core_local_activity"), markers

@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
 MAX_IGNORED = 20  # ignored signals kept in status and the memo
 # Patch (workflow.patched): approve only what awaits review now; ignored signals kept in the memo.
 APPROVALS_BOUND = "baton-approvals-bound"
-RUN_START_PATCHES = (RERUN_ANY_STEP,)
+RUN_START_PATCHES: tuple[str, ...] = (RERUN_ANY_STEP,)
 
 I = TypeVar("I", bound=RunInput)
 
@@ -77,6 +77,7 @@ class ControlPlane(Generic[I]):
     step_noun = "step"  # how messages name a step of this pattern: stage, task, expert answer…
     contract: type[RunInput] = RunInput  # the pattern's input
     rerun_refusal: str | None = None  # why no step of this pattern can run again (feedback, rewind), if none can
+    run_start_patches: tuple[str, ...] = RUN_START_PATCHES  # decided in begin(), before any local activity
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -117,7 +118,7 @@ class ControlPlane(Generic[I]):
         # a run's first local activity may complete in one workflow task and the
         # workflow go on in the next (a query can split them), and a patch decided
         # just after it then replays without its marker (a non-determinism error).
-        for patch in RUN_START_PATCHES:
+        for patch in self.run_start_patches:
             workflow.patched(patch)
         await publishing.index_own_run(self.pattern, self.run_state())
         return self.inp

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from temporalio import workflow
 
-from baton.workflows.runtime.parallel import wait_any
+from baton.workflows.runtime.parallel import wait_any, wait_any_or
 
 if TYPE_CHECKING:
     from baton.workflows.control import ControlPlane
@@ -87,15 +87,10 @@ async def run_dag(plane: ControlPlane, needs: Mapping[str, Collection[str]], run
 
 async def _wait(running: dict[str, asyncio.Task], rerun: bool, jump_to_take: Callable[[], bool]) -> None:
     """Until a step ends or (``rerun``) a re-run can be taken."""
-    tasks = list(running.values())
-    if not rerun:
-        await wait_any(tasks)
-        return
-    asked = asyncio.create_task(workflow.wait_condition(jump_to_take))
-    try:
-        await wait_any([*tasks, asked])
-    finally:
-        asked.cancel()
+    if rerun:
+        await wait_any_or(list(running.values()), jump_to_take)
+    else:
+        await wait_any(list(running.values()))
 
 
 def _still_running(running: dict[str, asyncio.Task], rerun: bool) -> dict[str, asyncio.Task]:

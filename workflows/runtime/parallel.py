@@ -22,6 +22,15 @@ async def run_parallel(items: Sequence[T], work: Callable[[T], Awaitable[None]],
     await asyncio.gather(*(bounded(item) for item in items))
 
 
+async def wait_any_or(tasks: Collection[asyncio.Task], condition: Callable[[], bool]) -> None:
+    """Until one of ``tasks`` ends or ``condition`` holds (a person asked for a re-run)."""
+    asked = asyncio.create_task(workflow.wait_condition(condition))
+    try:
+        await wait_any([*tasks, asked])
+    finally:
+        asked.cancel()
+
+
 async def wait_any(tasks: Collection[asyncio.Task]) -> None:
     """Wait until one of ``tasks`` ends. If the run is cancelled meanwhile, they
     are cancelled and awaited first, so nothing finishes after the run has."""
