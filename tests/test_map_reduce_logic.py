@@ -120,3 +120,17 @@ async def test_a_batch_of_an_earlier_run_stays_steerable_after_continue_as_new(f
     release.set()
     result = await handle.result()
     assert result.runs >= 2 and result.mapped == 60 and fakes.stages_called().count("item-0") == 2
+
+
+async def test_partials_carried_from_a_run_before_re_runs_reach_the_final_reduce(fake_worker):
+    # A run started before baton-rerun-any-step kept its partials as a list; the run it
+    # continues as new takes the new path and keeps them by batch: the reduce needs both.
+    from baton.contracts import MapReduceProgress
+    fakes, start = fake_worker
+    carried = MapReduceProgress(next_batch=1, partials=["batch 1's partial, from the run before"], mapped=2, runs=2)
+    inp = MapReduceInput(goal="Tag", items=[f"r{i}" for i in range(4)], mapper="researcher", reducer="editor",
+                         batch_size=2, progress=carried)
+    result = await (await start("MapReduceWorkflow", inp, MapReduceResult)).result()
+    final = [c for c in fakes.calls if c.stage.startswith("reduce-")][-1]
+    assert final.context == ["batch 1", "batch 2"] and result.mapped == 4
+    assert result.result == "reduce-1.0 v2"  # the fake's answer to the second reduce-1.0 call (batch 2's child made the first)

@@ -130,9 +130,11 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
                 carried = self._progress.model_copy(update={"runs": self._progress.runs + 1})
                 workflow.continue_as_new(inp.model_copy(update={"progress": carried}))
             self._reducing = True
-            partials = [ContextItem(name=f"batch {n + 1}", output=p) for n, p in enumerate(self._progress.partials)] \
-                if not rerun else [ContextItem(name=f"batch {n + 1}", output=t.partial)
-                                   for n, t in sorted(self._progress.batches.items()) if t.partial is not None]
+            # In order, as kept: a list by runs started before re-runs, by batch number after
+            # (a run may continue as new from one into the other).
+            kept = [*self._progress.partials,
+                    *(t.partial for _, t in sorted(self._progress.batches.items()) if t.partial is not None)]
+            partials = [ContextItem(name=f"batch {n + 1}", output=p) for n, p in enumerate(kept)]
             self._result = await reduce_all(self, partials, inp.reducer, inp.goal, inp.reduce_fan_in)
         return self.result()
 
