@@ -1,20 +1,24 @@
-"""Every payload that crosses a Temporal boundary, in one place.
+"""Every payload that crosses a Temporal boundary.
 
 Workflow inputs and results, signal / update / query payloads, agent specs and
 agent requests / results. They travel through
 ``temporalio.contrib.pydantic.pydantic_data_converter``, so each one is plain
 JSON that a person can type after ``temporal workflow start --input``.
 
-This module is pure (pydantic only): the workflow sandbox passes it through.
+Here: what every pattern shares (agents, usage, ``RunInput`` / ``RunResult``,
+steering, status). Each pattern's own input and result sit in the module named
+after it (``_pipeline.py`` beside ``workflows/pipeline.py``), re-exported
+below: import them from ``baton.contracts``.
+
+Pure (pydantic only): the workflow sandbox passes the package through.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 # Names end up in activity summaries, markdown tables and CLI arguments: keep
 # them to a safe, readable alphabet.
@@ -161,14 +165,7 @@ class ResolveAgentsRequest(Contract):
     every: bool = Field(default=False, description="Also return every other configured agent")
 
 
-# --------------------------------------------------------------------------- pipeline
-
-
-class StageSpec(Contract):
-    name: str = Field(pattern=NAME_PATTERN)
-    agent: str = Field(pattern=NAME_PATTERN)
-    review: bool = Field(default=False, description="Wait for approve/feedback after it runs.")
-    instructions: str | None = None
+# --------------------------------------------------------------------------- every run
 
 
 def _not_blank(text: str) -> str:
@@ -222,24 +219,6 @@ class RaiseBudgetRequest(Contract):
 
 Goal = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_not_blank)]
 Prompt = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_not_blank)]
-
-
-class PipelineInput(RunInput):
-    goal: Goal
-    stages: list[StageSpec] = Field(min_length=1, max_length=200)
-    artifacts: bool = Field(default=False, description="Write each stage's output as a file under the artifacts folder")
-    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
-
-    @model_validator(mode="after")
-    def _unique_stage_names(self) -> PipelineInput:
-        unique([s.name for s in self.stages], "stage name")
-        return self
-
-
-class PipelineResult(RunResult):
-    outputs: dict[str, str]
-    final: str | None
-    artifacts: dict[str, str] = Field(default_factory=dict, description="Stage -> artifact key of its latest output")
 
 
 # --------------------------------------------------------------------------- steering
@@ -356,13 +335,7 @@ class Status(Contract):
     ignored_signals: list[IgnoredSignal] = Field(default_factory=list, description="Signals that changed nothing, and why")
 
 
-# --------------------------------------------------------------------------- fan-out
-
-
-class TaskSpec(Contract):
-    id: str = Field(pattern=NAME_PATTERN)
-    agent: str = Field(pattern=NAME_PATTERN)
-    prompt: Prompt
+# --------------------------------------------------------------------------- parallel work
 
 
 class TaskFailure(Contract):
@@ -371,282 +344,15 @@ class TaskFailure(Contract):
     error: str
 
 
-class FanOutInput(RunInput):
-    goal: Goal
-    tasks: list[TaskSpec] = Field(min_length=1, max_length=500)
-    max_parallel: int = Field(default=5, ge=1, le=200)
-    synthesizer: str | None = Field(default="summarizer", pattern=NAME_PATTERN)
-    max_failures: int | None = Field(
-        default=3, ge=1, description="At this many failed tasks, wait for a person: approve goes on with what succeeded, "
-        "feedback on a failed task runs it again; null never waits")
-    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
-
-    @model_validator(mode="after")
-    def _unique_task_ids(self) -> FanOutInput:
-        unique([t.id for t in self.tasks], "task id")
-        return self
-
-
-class FanOutResult(RunResult):
-    completed: dict[str, str]
-    failed: list[TaskFailure]
-    synthesis: str | None
-
-
-# --------------------------------------------------------------------------- router
-
-
-class RouteSpec(Contract):
-    agent: str = Field(pattern=NAME_PATTERN)
-    description: str = Field(min_length=1, description="When this agent is the right one")
-
-
-class RouterInput(RunInput):
-    input: Prompt
-    routes: list[RouteSpec] = Field(min_length=1, max_length=50)
-    default: str = Field(pattern=NAME_PATTERN, description="Handles the input when the choice is unknown or unsure")
-    classifier: str = Field(default="classifier", pattern=NAME_PATTERN)
-    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _unique_routes(self) -> RouterInput:
-        unique([r.agent for r in self.routes], "route")
-        return self
-
-
-class RouterResult(RunResult):
-    route: str | None
-    confidence: float | None
-    reason: str | None
-    fallback: bool = Field(description="The default handled it: the choice was unknown or unsure")
-    output: str | None
-
-
-# --------------------------------------------------------------------------- expert panel
-
-
-class ExpertSpec(Contract):
-    name: str = Field(pattern=NAME_PATTERN)
-    agent: str = Field(pattern=NAME_PATTERN)
-    role: str = Field(min_length=1, description="The perspective this expert argues from")
-
-
-class PanelInput(RunInput):
-    question: Goal
-    experts: list[ExpertSpec] = Field(min_length=2, max_length=20)
-    rounds: int = Field(default=1, ge=1, le=5, description="Debate rounds; from round 2 each sees the others' answers")
-    moderator: str = Field(default="summarizer", pattern=NAME_PATTERN)
-    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
-
-    @model_validator(mode="after")
-    def _unique_experts(self) -> PanelInput:
-        unique([e.name for e in self.experts], "expert name")
-        return self
-
-
-class PanelResult(RunResult):
-    rounds: list[dict[str, str]] = Field(description="Per round, each expert's answer")
-    consensus: str | None
-    agreement: float | None
-    dissent: list[str]
-
-
-# --------------------------------------------------------------------------- planned DAG
-
-
-class PlannedInput(RunInput):
-    goal: Goal
-    planner: str = Field(default="planner", pattern=NAME_PATTERN)
-    agents: list[str] | None = Field(default=None, description="Agents the plan may use (default: every configured agent)")
-    allow_new_agents: bool = Field(default=True, description="The planner may define agents of its own")
-    max_parallel: int = Field(default=5, ge=1, le=100)
-    max_failures: int = Field(default=3, ge=1, description="At this many failed tasks, stop and wait for a person")
-    defined_agents: list[AgentSpec] = Field(default_factory=list, description="Agents defined by a parent run's planner, used as given")
-
-
-class PlannedTaskState(Contract):
-    id: str
-    agent: str
-    depends_on: list[str]
-    state: StageState
-    error: str | None = None
-
-
-class PlannedResult(RunResult):
-    plan: list[PlannedTaskState]
-    new_agents: list[str]
-    outputs: dict[str, str]
-    failed: list[TaskFailure]
-    skipped: list[str]
-    replans: int
-
-
-# --------------------------------------------------------------------------- review loop
-
-
-class ReviewLoopInput(RunInput):
-    goal: Goal
-    planner: str = Field(default="planner", pattern=NAME_PATTERN)
-    workers: list[str] = Field(min_length=1, description="Agents the planner may assign tasks to")
-    reviewer: str = Field(default="reviewer", pattern=NAME_PATTERN)
-    max_rounds: int = Field(default=3, ge=1, le=10)
-    max_parallel: int = Field(default=5, ge=1, le=100)
-
-
-class ReviewRound(Contract):
-    round: int
-    outputs: dict[str, str]
-    failed: list[TaskFailure] = Field(default_factory=list)
-    approved: bool | None = None
-    critique: str | None = None
-
-
-class ReviewLoopResult(RunResult):
-    rounds: list[ReviewRound]
-    approved: bool
-    critiques: list[str]
-    final: dict[str, str]
-
-
-# --------------------------------------------------------------------------- map-reduce
-
-
-class ItemFailure(Contract):
-    index: int
-    error: str
-
-
-class BatchTally(Contract):
-    """One batch's latest run, as its parent counts it."""
-
-    partial: str | None = None
-    mapped: int = 0
-    failed_count: int = 0
-    runs: int = 1
-
-
-class MapReduceProgress(Contract):
-    """What a map-reduce run carries across continue-as-new."""
-
-    next_batch: int = 0
-    partials: list[str] = Field(default_factory=list)
-    mapped: int = 0
-    failed: list[ItemFailure] = Field(default_factory=list)
-    failed_count: int = 0
-    usage: Usage = Field(default_factory=Usage)
-    runs: int = 1
-    failures_approved: bool = Field(default=False, description="A person approved going on past max_failures")
-    batches: dict[int, BatchTally] = Field(
-        default_factory=dict, description="By batch number (runs started after re-runs; before, partials in order)")
-
-
-class MapReduceInput(RunInput):
-    goal: Goal
-    items: list[str] = Field(min_length=1, max_length=20_000)
-    mapper: str = Field(pattern=NAME_PATTERN)
-    reducer: str = Field(pattern=NAME_PATTERN)
-    batch_size: int = Field(default=200, ge=1, le=400, description="Items per child workflow")
-    max_parallel: int = Field(default=20, ge=1, le=200, description="Mapper calls at once in one batch")
-    max_batches_in_flight: int = Field(default=10, ge=1, le=100)
-    reduce_fan_in: int = Field(default=20, ge=2, le=100, description="Results one reducer call combines")
-    max_history_events: int = Field(default=2500, ge=200, le=3000, description="Continue as new past this many events (runs stay under ~4,000)")
-    max_failures: int | None = Field(
-        default=3, ge=1, description="At this many failed items, start no new batch and wait for a person (approve goes "
-        "on); null never waits")
-    progress: MapReduceProgress = Field(default_factory=MapReduceProgress, description="Set by continue-as-new only")
-
-
-class MapBatchInput(RunInput):
-    goal: str
-    first_index: int
-    items: list[str]
-    mapper: str
-    reducer: str
-    max_parallel: int
-    reduce_fan_in: int
-    feedback: list[str] = Field(default_factory=list, description="A person's feedback on the batch, for every item")
-
-
-class MapBatchResult(Contract):
-    partial: str | None
-    mapped: int
-    failed: list[ItemFailure]
-    usage: Usage
-
-
-class MapReduceResult(RunResult):
-    result: str | None
-    items: int
-    mapped: int
-    failed_count: int
-    failed: list[ItemFailure] = Field(description="The first failures (at most 100)")
-    runs: int = Field(description="Workflow runs it took (continue-as-new)")
-
-
-# --------------------------------------------------------------------------- supervisor
-
-
-class SupervisorInput(RunInput):
-    goal: Goal
-    supervisor: str = Field(default="supervisor", pattern=NAME_PATTERN)
-    workers: list[str] = Field(min_length=1, max_length=50, description="Agents the supervisor may delegate to")
-    max_turns: int = Field(default=8, ge=1, le=50, description="Supervisor decisions before it must answer")
-    allow_escalation: bool = Field(default=True, description="The supervisor may ask a person (awaiting_review)")
-
-    @model_validator(mode="after")
-    def _check_workers(self) -> SupervisorInput:
-        for name in self.workers:
-            if not re.match(NAME_PATTERN, name):
-                raise ValueError(f"worker {name!r} is not a valid agent name")
-        unique(self.workers, "worker")
-        if self.supervisor in self.workers:
-            raise ValueError(f"the supervisor {self.supervisor!r} cannot also be a worker")
-        return self
-
-
-class Delegation(Contract):
-    turn: int
-    step: str
-    agent: str
-    instruction: str
-    output: str | None = None
-    error: str | None = None
-
-
-class SupervisorResult(RunResult):
-    answer: str | None
-    turns: int
-    delegations: list[Delegation]
-    questions: list[dict[str, str]] = Field(description="What the supervisor asked a person, and the answer")
-    stopped: Literal["finished", "max_turns"]
-
-
-# --------------------------------------------------------------------------- hierarchical
-
-
-class HierarchicalInput(RunInput):
-    goal: Goal
-    planner: str = Field(default="planner", pattern=NAME_PATTERN)
-    synthesizer: str = Field(default="summarizer", pattern=NAME_PATTERN)
-    agents: list[str] | None = Field(default=None, description="Agents the phases may use (default: every configured agent)")
-    allow_new_agents: bool = Field(default=True, description="The planner may define agents of its own")
-    max_parallel: int = Field(default=5, ge=1, le=100, description="For fan-out and planned phases")
-    max_failures: int | None = Field(
-        default=3, ge=1, description="At this many failed phases, wait for a person: approve goes on, feedback on the "
-        "plan re-plans, feedback on a failed phase runs it again; null never waits")
-
-
-class PhaseOutcome(Contract):
-    id: str
-    pattern: str
-    goal: str
-    workflow_id: str
-    state: StageState
-    output: str | None = None
-    error: str | None = None
-
-
-class HierarchicalResult(RunResult):
-    phases: list[PhaseOutcome]
-    new_agents: list[str]
-    synthesis: str | None
+# --------------------------------------------------------------------------- each pattern's own
+# Imported last: they build on the shared contracts above.
+from baton.contracts._fanout import FanOutInput, FanOutResult, TaskSpec  # noqa: E402
+from baton.contracts._hierarchical import HierarchicalInput, HierarchicalResult, PhaseOutcome  # noqa: E402
+from baton.contracts._map_reduce import (BatchTally, ItemFailure, MapBatchInput, MapBatchResult,  # noqa: E402
+                                         MapReduceInput, MapReduceProgress, MapReduceResult)
+from baton.contracts._panel import ExpertSpec, PanelInput, PanelResult  # noqa: E402
+from baton.contracts._pipeline import PipelineInput, PipelineResult, StageSpec  # noqa: E402
+from baton.contracts._planned import PlannedInput, PlannedResult, PlannedTaskState  # noqa: E402
+from baton.contracts._review_loop import ReviewLoopInput, ReviewLoopResult, ReviewRound  # noqa: E402
+from baton.contracts._router import RouterInput, RouterResult, RouteSpec  # noqa: E402
+from baton.contracts._supervisor import Delegation, SupervisorInput, SupervisorResult  # noqa: E402
