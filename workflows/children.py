@@ -27,13 +27,13 @@ class ChildRunsPlane(ControlPlane[I]):
     @workflow.signal
     async def pause(self) -> None:
         """Pause this run and every child in flight."""
-        self.pauses.paused = True
+        self.pauses.pause()
         self.publish()
         await self._tell_children("pause")
 
     @workflow.signal
     async def resume(self) -> None:
-        self.pauses.paused = False
+        self.pauses.resume()
         self.publish()
         await self._tell_children("resume")
 

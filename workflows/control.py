@@ -76,7 +76,6 @@ class ControlPlane(Generic[I]):
     pattern = "pattern"
     step_noun = "step"  # how messages name a step of this pattern: stage, task, expert answer…
     contract: type[RunInput] = RunInput  # the pattern's input
-    rerun_refusal: str | None = None  # why no step of this pattern can run again (feedback, rewind), if none can
     run_start_patches: tuple[str, ...] = RUN_START_PATCHES  # decided in begin(), before any local activity
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -155,7 +154,7 @@ class ControlPlane(Generic[I]):
         await self.budget.check(self.publish)
         on_board = step in self.board
         run = self.board.start(step) if on_board else 1
-        self.board.in_flight.append(step)
+        self.board.call_started(step)
         try:
             result = await self.agents.call(agent, AgentRequest(
                 agent=self.agents.spec(agent), model=self.agents.spec(agent).model, goal=goal, stage=step,
@@ -164,11 +163,11 @@ class ControlPlane(Generic[I]):
                 artifact_key=f"{workflow.info().workflow_id}/{step}-v{run}.md" if artifact else None,
             ), self.budget.limits.priority)
         finally:
-            self.board.in_flight.remove(step)
+            self.board.call_ended(step)
         if on_board:
             self.board.answered_by(step, result.model)
         if result.artifact:
-            self.timeline.artifacts[step] = result.artifact
+            self.timeline.add_artifact(step, result.artifact)
         return result
 
     def step_done(self, step: str, output: str) -> None:
@@ -223,12 +222,12 @@ class ControlPlane(Generic[I]):
     @workflow.signal
     def pause(self) -> None:
         """No new agent call starts until ``resume``; a call in flight finishes."""
-        self.pauses.paused = True
+        self.pauses.pause()
         self.publish()
 
     @workflow.signal
     def resume(self) -> None:
-        self.pauses.paused = False
+        self.pauses.resume()
         self.publish()
 
     # ------------------------------------------------------------ review gates
@@ -317,8 +316,6 @@ class ControlPlane(Generic[I]):
     def _require_started(self, step: str) -> None:
         if self.end.state not in STEADY_STATES:
             raise ValueError(f"the run is {self.end.state}; it can no longer be steered")
-        if self.rerun_refusal:
-            raise ValueError(self.rerun_refusal)
         if step not in self.board:
             raise ValueError(f"unknown {self.step_noun} {step!r}; {self.step_noun}s: {', '.join(self.board.names())}")
         self.rerun_scope(step)  # raises when the pattern cannot run it again, saying why
@@ -375,12 +372,12 @@ class ControlPlane(Generic[I]):
     def status(self) -> Status:
         started = workflow.info().start_time
         elapsed = workflow.now() - started
-        running = self.board.in_flight
+        running = self.board.calling()
         return Status(
             pattern=self.pattern,
             state=self.run_state(),
             current_stage=running[0] if running else self.reviews.awaiting,
-            running=list(running),
+            running=running,
             completed_stages=self.board.in_state("done"),
             elapsed_seconds=round(elapsed.total_seconds(), 3),
             started_at=started,

@@ -72,7 +72,8 @@ class MapBatchWorkflow(ControlPlane[MapBatchInput]):
         mapped: dict[int, str] = {}
         failed: list[ItemFailure] = []
         for offset in range(len(inp.items)) if inp.feedback else ():  # a person's feedback on the batch
-            self.timeline.feedback[f"item-{inp.first_index + offset}"] = list(inp.feedback)
+            for text in inp.feedback:
+                self.timeline.add_feedback(f"item-{inp.first_index + offset}", text)
 
         async def map_one(offset: int) -> None:
             index = inp.first_index + offset

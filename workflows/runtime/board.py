@@ -13,7 +13,7 @@ class StepBoard:
     def __init__(self, changed: Callable[[], None]) -> None:
         self._rows: dict[str, StageStatus] = {}
         self._changed = changed  # publishes the run's status after a visible change
-        self.in_flight: list[str] = []  # steps whose agent call is under way, in the order they started
+        self._calling: list[str] = []  # steps whose agent call is under way, in the order they started
 
     # ------------------------------------------------------------ writes
 
@@ -37,6 +37,13 @@ class StepBoard:
         row.runs += 1
         self.set_state(step, "running")
         return row.runs
+
+    def call_started(self, step: str) -> None:
+        """An agent call for ``step`` is under way (a step with no row too: a reducer call)."""
+        self._calling.append(step)
+
+    def call_ended(self, step: str) -> None:
+        self._calling.remove(step)
 
     def set_state(self, step: str, state: StageState) -> None:
         self._rows[step].state = state
@@ -77,6 +84,10 @@ class StepBoard:
 
     def __bool__(self) -> bool:
         return bool(self._rows)
+
+    def calling(self) -> list[str]:
+        """The steps whose agent call is under way, in the order they started."""
+        return list(self._calling)
 
     def names(self) -> list[str]:
         return list(self._rows)

@@ -28,8 +28,14 @@ def record_human_wait(pattern: str, kind: str, began: datetime) -> None:
 
 class PauseGate:
     def __init__(self, pattern: str) -> None:
-        self.paused = False
+        self.paused = False  # set by pause() / resume() only
         self._pattern = pattern
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
 
     async def wait(self) -> None:
         """Return at once unless paused; else when resumed."""

@@ -54,6 +54,10 @@ class Timeline:
         self.last_done = step
         self._snapshot(f"after {step}", step)
 
+    def add_artifact(self, step: str, key: str) -> None:
+        """Where the whole of ``step``'s latest output is (its artifact key)."""
+        self.artifacts[step] = key
+
     def started(self, step: str) -> bool:
         """Whether ``step`` has a checkpoint to go back to."""
         return step in self.checkpoints
