@@ -189,7 +189,10 @@ class ControlPlane(Generic[I]):
         return answer.text
 
     async def review_gate(self, step: str) -> None:
-        """Wait after a ``review: true`` step until it is approved or sent back."""
+        """Wait after a ``review: true`` step until it is approved or sent back. A gate
+        with no step of its own (a fan-out's ``failures``) gets a person's row first."""
+        if step not in self.board:
+            self.board.add([(step, "person")])
         await self.reviews.wait(step, sent_back=lambda: self.timeline.jump is not None, limits=self.budget.limits)
         jump = self.timeline.jump
         if not self.reviews.approved(step) and jump is not None and step not in self.rerun_scope(jump.step):

@@ -49,7 +49,7 @@ class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
         self._phases: list[PhaseOutcome] = []
         self._new_agents: list[AgentSpec] = []
         self._synthesis: str | None = None
-        self._phase_runs: list[str] = []  # the id of every phase run, in order (a re-run gets its own child id)
+        self._phase_runs: dict[str, int] = {}  # phase id -> how many times it ran (a re-run gets its own child id)
 
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> HierarchicalResult:
@@ -105,8 +105,7 @@ class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
 
     async def _run_phase(self, phase: Phase, position: int) -> None:
         pattern = find_pattern(phase.pattern)  # the plan was checked: one with a phase role
-        runs = sum(1 for p in self._phase_runs if p == phase.id) + 1
-        self._phase_runs.append(phase.id)
+        runs = self._phase_runs[phase.id] = self._phase_runs.get(phase.id, 0) + 1
         child_id = f"{workflow.info().workflow_id}-{phase.id}" + (f"-v{runs}" if runs > 1 else "")
         outcome = PhaseOutcome(id=phase.id, pattern=phase.pattern, goal=phase.goal, workflow_id=child_id, state="running")
         self._phases[position:] = [outcome]  # a phase run again: the later phases will run again too

@@ -24,9 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.control import RUN_START_PATCHES, ControlPlane
     from baton.workflows.runtime.publishing import INDEX_OWN_RUN
     from baton.workflows.runtime.dag import FAILURES, RERUN_ANY_STEP
-    from baton.workflows.runtime.parallel import wait_any_or
     from baton.workflows.runtime.gates import BUDGET_EXCEEDED
-    from baton.workflows.runtime.parallel import run_parallel, wait_any
+    from baton.workflows.runtime.parallel import run_parallel, wait_any_or
 
 MAX_FAILURES_KEPT = 100
 
@@ -164,10 +163,7 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
                 continue
             if not running:
                 return True  # history full: hand the rest to a fresh run
-            if rerun:
-                await wait_any_or(list(running.values()), lambda: self._jump_to_take(running))
-            else:
-                await wait_any(list(running.values()))
+            await wait_any_or(list(running.values()), (lambda: self._jump_to_take(running)) if rerun else None)
             for task in running.values():
                 if task.done():
                     task.result()  # a failed batch fails the run
@@ -241,8 +237,6 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
                 and p.next_batch < len(self._batches) and workflow.patched(RERUN_ANY_STEP))
 
     async def _failure_gate(self) -> None:
-        if FAILURES not in self.board:
-            self.board.add([(FAILURES, "person")])
         await self.review_gate(FAILURES)  # approved by a person, or at the review deadline
         self._progress.failures_approved = True
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from temporalio import workflow
 
-from baton.workflows.runtime.parallel import wait_any, wait_any_or
+from baton.workflows.runtime.parallel import wait_any_or
 
 if TYPE_CHECKING:
     from baton.workflows.control import ControlPlane
@@ -62,11 +62,9 @@ async def run_dag(plane: ControlPlane, needs: Mapping[str, Collection[str]], run
         failures = len(board.in_state("failed", among=needs))
         if max_failures is not None and gate is not None and failures >= max_failures and not gate_open:
             if running:  # let what is in flight finish first
-                await _wait(running, rerun, jump_to_take)
+                await wait_any_or(list(running.values()), jump_to_take if rerun else None)
                 running = _still_running(running, rerun)
                 continue
-            if gate not in board:
-                board.add([(gate, "person")])
             await plane.review_gate(gate)
             if timeline.jump is None:  # approved (by a person or at the review deadline)
                 gate_open = True
@@ -81,16 +79,8 @@ async def run_dag(plane: ControlPlane, needs: Mapping[str, Collection[str]], run
             if rerun and jump_to_take():
                 continue
             return
-        await _wait(running, rerun, jump_to_take)
+        await wait_any_or(list(running.values()), jump_to_take if rerun else None)
         running = _still_running(running, rerun)
-
-
-async def _wait(running: dict[str, asyncio.Task], rerun: bool, jump_to_take: Callable[[], bool]) -> None:
-    """Until a step ends or (``rerun``) a re-run can be taken."""
-    if rerun:
-        await wait_any_or(list(running.values()), jump_to_take)
-    else:
-        await wait_any(list(running.values()))
 
 
 def _still_running(running: dict[str, asyncio.Task], rerun: bool) -> dict[str, asyncio.Task]:

@@ -22,8 +22,12 @@ async def run_parallel(items: Sequence[T], work: Callable[[T], Awaitable[None]],
     await asyncio.gather(*(bounded(item) for item in items))
 
 
-async def wait_any_or(tasks: Collection[asyncio.Task], condition: Callable[[], bool]) -> None:
-    """Until one of ``tasks`` ends or ``condition`` holds (a person asked for a re-run)."""
+async def wait_any_or(tasks: Collection[asyncio.Task], condition: Callable[[], bool] | None) -> None:
+    """Until one of ``tasks`` ends or ``condition`` holds (a person asked for a re-run);
+    no condition: ``wait_any``."""
+    if condition is None:
+        await wait_any(tasks)
+        return
     asked = asyncio.create_task(workflow.wait_condition(condition))
     try:
         await wait_any([*tasks, asked])
