@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -25,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from baton import client as baton
 from baton import search
 from baton.content import content_pipeline
-from baton.contracts import PipelineInput, StageSpec
+from baton.contracts import PipelineInput, StageSpec, Status
 from tests.conftest import TEMPORAL_CLI, real_worker
 from tests.llm_server import Reply, ScriptedLLM
 
@@ -121,10 +122,15 @@ async def failed(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
-async def pattern(client: Client, name: str, inp: dict, workflow_id: str) -> str:
+async def pattern(client: Client, name: str, inp: dict, workflow_id: str, when: Callable[[Status], bool] | None = None,
+                  steer: Callable[[str], Awaitable[Any]] | None = None) -> str:
     """Start and finish a run; its id is the history's file name, which the replay
-    test gives the replayer (patterns that name children after their id need it)."""
+    test gives the replayer (patterns that name children after their id need it).
+    ``steer`` (given the run's id) is what a person does once ``when`` holds."""
     handle = await baton.start(client, baton.parse_input(name, inp), workflow_id=workflow_id, queue=QUEUE)
+    if when is not None and steer is not None:
+        await wait_for(client, handle.id, when)
+        await steer(handle.id)
     await baton.wait_result(client, handle.id)
     return handle.id
 
@@ -202,12 +208,9 @@ async def fan_out_rerun(client: Client, llm: ScriptedLLM) -> str:
     for task in ("t0", "t1", "t2"):
         llm.script_stage(task, Reply(status=400), f"{task} on the second try")
     tasks = [{"id": f"t{n}", "agent": "researcher", "prompt": f"part {n}"} for n in range(4)]
-    handle = await baton.start(client, baton.parse_input("fan-out", {"goal": "Compare tides", "tasks": tasks, "max_parallel": 4}),
-                               workflow_id="fan_out_rerun", queue=QUEUE)
-    await wait_for(client, handle.id, lambda s: s.awaiting_review == "failures")
-    await baton.feedback(client, handle.id, "Use the tide tables", "t1")
-    await baton.wait_result(client, handle.id)
-    return handle.id
+    return await pattern(client, "fan-out", {"goal": "Compare tides", "tasks": tasks, "max_parallel": 4}, "fan_out_rerun",
+                         when=lambda s: s.awaiting_review == "failures",
+                         steer=lambda run: baton.feedback(client, run, "Use the tide tables", "t1"))
 
 
 async def planned_rerun(client: Client, llm: ScriptedLLM) -> str:
@@ -215,49 +218,38 @@ async def planned_rerun(client: Client, llm: ScriptedLLM) -> str:
     llm.script_stage("plan", json.dumps({"tasks": [{"id": "a", "agent": "researcher", "prompt": "facts", "depends_on": []},
                                                    {"id": "b", "agent": "writer", "prompt": "write", "depends_on": ["a"]}]}))
     llm.script_stage("b", Reply(text="slow b", delay=2))
-    handle = await baton.start(client, baton.parse_input("planned", {"goal": "A tide guide", "agents": ["researcher", "writer"]}),
-                               workflow_id="planned_rerun", queue=QUEUE)
-    await wait_for(client, handle.id, lambda s: "b" in s.running)
-    await baton.feedback(client, handle.id, "More numbers", "a")
-    await baton.wait_result(client, handle.id)
-    return handle.id
+    return await pattern(client, "planned", {"goal": "A tide guide", "agents": ["researcher", "writer"]}, "planned_rerun",
+                         when=lambda s: "b" in s.running,
+                         steer=lambda run: baton.feedback(client, run, "More numbers", "a"))
 
 
 async def panel_rerun(client: Client, llm: ScriptedLLM) -> str:
     """Rewind to an expert's first answer while the moderator writes."""
     llm.script_stage("consensus", Reply(text='{"consensus": "Moon", "agreement": 0.8, "dissent": []}', delay=2),
                      '{"consensus": "Moon first", "agreement": 0.9, "dissent": []}')
-    handle = await baton.start(client, baton.parse_input("panel", {"question": "What drives tides?", "experts": [
-        {"name": "physicist", "agent": "researcher", "role": "a physicist"}, {"name": "sailor", "agent": "writer", "role": "a sailor"}]}),
-        workflow_id="panel_rerun", queue=QUEUE)
-    await wait_for(client, handle.id, lambda s: "consensus" in s.running)
-    await baton.rewind(client, handle.id, "sailor.r1")
-    await baton.wait_result(client, handle.id)
-    return handle.id
+    return await pattern(client, "panel", {"question": "What drives tides?", "experts": [
+        {"name": "physicist", "agent": "researcher", "role": "a physicist"}, {"name": "sailor", "agent": "writer", "role": "a sailor"}]}, "panel_rerun",
+                         when=lambda s: "consensus" in s.running,
+                         steer=lambda run: baton.rewind(client, run, "sailor.r1"))
 
 
 async def review_loop_rerun(client: Client, llm: ScriptedLLM) -> str:
     """Feedback on the round's task while the reviewer reads: the task, then the review, again."""
     llm.script_stage("plan.r1", '{"tasks": [{"id": "draft", "agent": "writer", "prompt": "write", "depends_on": []}]}')
     llm.script_stage("review.r1", Reply(text='{"approved": true, "critique": ""}', delay=2), '{"approved": true, "critique": ""}')
-    handle = await baton.start(client, baton.parse_input("review-loop", {"goal": "Explain tides", "workers": ["writer"]}),
-                               workflow_id="review_loop_rerun", queue=QUEUE)
-    await wait_for(client, handle.id, lambda s: "review.r1" in s.running)
-    await baton.feedback(client, handle.id, "Shorter", "draft.r1")
-    await baton.wait_result(client, handle.id)
-    return handle.id
+    return await pattern(client, "review-loop", {"goal": "Explain tides", "workers": ["writer"]}, "review_loop_rerun",
+                         when=lambda s: "review.r1" in s.running,
+                         steer=lambda run: baton.feedback(client, run, "Shorter", "draft.r1"))
 
 
 async def map_reduce_rerun(client: Client, llm: ScriptedLLM) -> str:
     """Feedback on a finished batch while the next one runs: it runs again as a new child."""
     llm.script_stage("item-2", Reply(text="slow", delay=2))
-    handle = await baton.start(client, baton.parse_input("map-reduce", {
+    return await pattern(client, "map-reduce", {
         "goal": "Tag reviews", "items": [f"review {i}" for i in range(4)], "mapper": "researcher", "reducer": "summarizer",
-        "batch_size": 2, "max_batches_in_flight": 1}), workflow_id="map_reduce_rerun", queue=QUEUE)
-    await wait_for(client, handle.id, lambda s: "batch-2" in [r.name for r in s.stages if r.state == "running"])
-    await baton.feedback(client, handle.id, "Tag the tone too", "batch-1")
-    await baton.wait_result(client, handle.id)
-    return handle.id
+        "batch_size": 2, "max_batches_in_flight": 1}, "map_reduce_rerun",
+                         when=lambda s: "batch-2" in [r.name for r in s.stages if r.state == "running"],
+                         steer=lambda run: baton.feedback(client, run, "Tag the tone too", "batch-1"))
 
 
 async def hierarchical_gate(client: Client, llm: ScriptedLLM) -> str:
@@ -265,12 +257,9 @@ async def hierarchical_gate(client: Client, llm: ScriptedLLM) -> str:
     llm.script_stage("plan", json.dumps({"phases": [{"id": p, "pattern": "pipeline", "goal": p, "agents": ["writer"]}
                                                     for p in ("a", "b", "c", "d")], "agents": []}))
     llm.script_stage("1-writer", Reply(status=400), Reply(status=400), Reply(status=400))
-    handle = await baton.start(client, baton.parse_input("hierarchical", {"goal": "A tide guide"}),
-                               workflow_id="hierarchical_gate", queue=QUEUE)
-    await wait_for(client, handle.id, lambda s: s.awaiting_review == "plan")
-    await baton.approve(client, handle.id)
-    await baton.wait_result(client, handle.id)
-    return handle.id
+    return await pattern(client, "hierarchical", {"goal": "A tide guide"}, "hierarchical_gate",
+                         when=lambda s: s.awaiting_review == "plan",
+                         steer=lambda run: baton.approve(client, run))
 
 
 async def critics(client: Client, llm: ScriptedLLM) -> str:
