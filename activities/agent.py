@@ -31,7 +31,7 @@ from baton.activities.prompts import build_messages, correction_message, tool_de
 from baton.activities.provider import ModelCall, ModelProvider, OpenAIChatProvider
 from baton.agents import AgentRegistry, UnknownAgentError
 from baton.contracts import AgentRequest, AgentResult, AgentSpec, LiveAnswer, ResolveAgentsRequest, Usage, explain
-from baton.schemas import resolve_schema
+from baton.schemas import choice_schema, resolve_schema
 
 log = structlog.get_logger("baton.agent")
 
@@ -138,6 +138,9 @@ class AgentActivities:
     async def _run(self, request: AgentRequest) -> AgentResult:
         schema_name = request.output_schema or request.agent.output_schema
         schema = resolve_schema(schema_name) if schema_name else None
+        if request.actions:
+            schema = choice_schema(schema, request.actions)
+            schema_name = schema.__name__
         messages = build_messages(request, schema)
         if schema is None:
             answer = await self._complete(request, messages, None)

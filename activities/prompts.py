@@ -24,6 +24,8 @@ def build_messages(request: AgentRequest, schema: type[BaseModel] | None = None)
         parts.append(f"Instructions:\n{request.instructions}")
     for item in request.context:
         parts.append(f"Output of stage '{item.name}':\n{item.output}")
+    if request.actions:
+        parts.append("Then choose what happens next, as the 'action' field: one of " + ", ".join(request.actions))
     if request.feedback:
         notes = "\n".join(f"- {text}" for text in request.feedback)
         parts.append(f"Feedback from a person on your earlier answer; address all of it:\n{notes}")

@@ -3,12 +3,13 @@ checkout): run the demo end to end, or start, steer and inspect runs.
 
     python starter.py run                       # everything, on the embedded default, then a demo run
     python starter.py up                        # the same services (server, model, worker) without the demo
-    python starter.py start [--type PATTERN] --input '{"goal": "...", ...}' [--watch]
+    python starter.py start [--type PATTERN] --input '{"goal": "...", ...}'|@FILE [--watch]
     python starter.py content "TOPIC" [--auto STAGE,...] [--watch]   # the content pipeline
     python starter.py status|watch|result|pause|resume|cancel ID
     python starter.py approve ID [--stage S] [--run N]
     python starter.py feedback ID "text" [--stage S]
     python starter.py rewind ID STAGE
+    python starter.py answer ID "text" [--node N] [--label L]   # a flow's question to a person
     python starter.py raise-budget ID [--tokens N] [--cost USD]
     python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
     python starter.py snapshots list ID ; python starter.py snapshots diff ID A B
@@ -16,6 +17,7 @@ checkout): run the demo end to end, or start, steer and inspect runs.
     python starter.py list [--active] [--pattern P]      # your runs: id, pattern, state, age, tokens, cost
     python starter.py agents [NAME] [--preview]           # the team; one agent; what it would be sent
     python starter.py schema [PATTERN]          # JSON Schemas of a pattern's contracts, for other languages
+    python starter.py flow check|json|draw FILE # a flow file before it runs (docs/flows.md)
     python starter.py down                      # stop the worker, the local model and the dev server
 
 It talks to the Temporal server in TEMPORAL_ADDRESS (default localhost:7233).
@@ -37,6 +39,7 @@ from temporalio.client import Client, WorkflowHistory
 from baton import client as baton
 from baton import embedded, telemetry
 from baton.content import content_pipeline
+from baton.flows.files import FlowFileError, read_document
 from baton.contracts import AgentRequest, PipelineInput, StageSpec
 from baton.listing import RunRow, age, list_runs
 from baton.logs import configure_logging
@@ -110,14 +113,14 @@ def say_what_runs() -> None:
 
 def read_input(pattern: str, raw: str):
     if raw.startswith("@"):
-        path = Path(raw[1:])
-        if not path.exists():
-            raise baton.BatonError(f"input file not found: {path}")
-        raw = path.read_text(encoding="utf-8")
+        try:
+            return baton.parse_input(pattern, read_document(Path(raw[1:])))
+        except FlowFileError as err:
+            raise baton.BatonError(str(err)) from None
     elif not raw.lstrip().startswith(("{", "[")):
         # Not JSON at all: most likely a file name without its @.
         hint = f"; to read the file {raw}, write --input @{raw}" if Path(raw).exists() else \
-            " (--input takes JSON, or @FILE to read a file: --input @examples/pipeline.json)"
+            " (--input takes JSON, or @FILE to read a JSON or TOML file: --input @examples/pipeline.json)"
         raise baton.BatonError(f"--input is not JSON{hint}")
     return baton.parse_input(pattern, raw)
 
@@ -174,6 +177,27 @@ async def replay_runs(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def flow_file(args: argparse.Namespace) -> int:
+    """Check, print as JSON, or draw a flow file, before running it."""
+    from baton.flows.drawing import draw
+    from baton.flows.local import local_problems
+
+    try:
+        inp = baton.parse_input("flow", read_document(Path(args.file)))
+    except FlowFileError as err:
+        raise baton.BatonError(str(err)) from None
+    found = local_problems(inp)
+    if found:
+        raise baton.BatonError(f"{args.file}: the flow cannot run:\n" + "\n".join(f"- {p}" for p in found))
+    if args.action == "json":
+        print(inp.model_dump_json(exclude_defaults=True, exclude={"progress"}))
+    elif args.action == "draw":
+        print(draw(inp))
+    else:
+        say(f"{args.file}: {len(inp.nodes)} nodes, {len(inp.edges)} edges: ready to run")
+    return 0
+
+
 async def steer(args: argparse.Namespace) -> int:
     if args.command == "trace":
         return await show_trace(args)
@@ -206,6 +230,8 @@ async def steer(args: argparse.Namespace) -> int:
             print_json(await baton.approve(temporal, args.id, args.stage, args.run))
         case "feedback":
             print_json(await baton.feedback(temporal, args.id, args.text, args.stage))
+        case "answer":
+            print_json(await baton.answer(temporal, args.id, args.text, args.node, args.label))
         case "rewind":
             print_json(await baton.rewind(temporal, args.id, args.stage))
         case "raise-budget":
@@ -228,7 +254,8 @@ def parser() -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="start a run of any pattern (docs/patterns.md)")
     start.add_argument("--type", default="pipeline", metavar="PATTERN",
                        help=f"pattern name or workflow type: {', '.join(p.name for p in all_patterns())} (default: pipeline)")
-    start.add_argument("--input", required=True, help="the pattern's input as JSON, or @file.json")
+    start.add_argument("--input", required=True, help="the pattern's input as JSON, or @FILE (JSON or TOML: "
+                       "--input @examples/flows/review_loop.toml)")
     content = sub.add_parser("content", help="start the content pipeline on a topic (review at every stage after classify)")
     content.add_argument("topic")
     content.add_argument("--auto", help="comma-separated stages that run without review, e.g. research,draft")
@@ -250,6 +277,11 @@ def parser() -> argparse.ArgumentParser:
     feedback.add_argument("id")
     feedback.add_argument("text")
     feedback.add_argument("--stage")
+    answer = sub.add_parser("answer", help="answer a flow's question to a person (a human node)")
+    answer.add_argument("id")
+    answer.add_argument("text")
+    answer.add_argument("--node", help="the node asking (default: whichever is)")
+    answer.add_argument("--label", help="which of the node's labelled edges to take")
     rewind = sub.add_parser("rewind", help="restore the checkpoint before a stage and run again from there")
     rewind.add_argument("id")
     rewind.add_argument("stage")
@@ -284,6 +316,10 @@ def parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="the JSON Schema of a pattern's input, result, signals, updates and queries "
                                            "(all patterns without one; docs/schemas/)")
     schema.add_argument("pattern", nargs="?", help="a short name (fan-out) or a workflow type (FanOutWorkflow)")
+    flow = sub.add_parser("flow", help="a flow file before it runs: check it, print it as JSON (for the temporal CLI), "
+                                       "or draw its graph (Mermaid)")
+    flow.add_argument("action", choices=("check", "json", "draw"))
+    flow.add_argument("file", help="a flow file (TOML or JSON), e.g. examples/flows/review_loop.toml")
     sub.add_parser("up", help="start the embedded Temporal server, the local model (without an API key) and a worker "
                               "in the background, and leave them running")
     sub.add_parser("down", help="stop what `up` or `run` left running: the worker, the local model, the Temporal server")
@@ -356,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             return print_schema(args.pattern)
         if args.command == "agents":
             return show_agents(args.name, args.preview, args.goal)
+        if args.command == "flow":
+            return flow_file(args)
         if args.command == "run":
             configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
             return asyncio.run(run_demo(args.goal))

@@ -35,8 +35,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from baton.contracts import (
     PRIORITY_KEYS,
+    AnswerRequest,
     ApproveRequest,
     Contract,
+    FlowInput,
     FeedbackRequest,
     LiveAnswer,
     PipelineInput,
@@ -107,8 +109,14 @@ def parse_pipeline_input(raw: str | Mapping[str, Any]) -> PipelineInput:
 async def start(
     client: Client, inp: Contract, *, workflow_id: str | None = None, queue: str | None = None
 ) -> WorkflowHandle[Any, Any]:
-    """Start the pattern whose input ``inp`` is; the Web UI shows its goal and shape."""
+    """Start the pattern whose input ``inp`` is; the Web UI shows its goal and shape.
+    A flow with problems (docs/flows.md) is refused before anything starts."""
     pattern = by_input(type(inp))
+    if isinstance(inp, FlowInput):
+        from baton.flows.local import local_problems
+
+        if found := local_problems(inp):
+            raise BatonError("the flow cannot run:\n" + "\n".join(f"- {p}" for p in found))
     workflow_id = workflow_id or f"{pattern.name}-{uuid.uuid4().hex[:10]}"
     goal = pattern.goal(inp)
     options = dict(id=workflow_id, task_queue=queue or task_queue(), result_type=pattern.result,
@@ -175,6 +183,12 @@ async def feedback(client: Client, workflow_id: str, text: str, stage: str | Non
 async def rewind(client: Client, workflow_id: str, stage: str) -> SteerAck:
     request = RewindRequest(stage=stage)
     return await _call(client, workflow_id, lambda h: h.execute_update("rewind", request, result_type=SteerAck))
+
+
+async def answer(client: Client, workflow_id: str, text: str, node: str | None = None, label: str | None = None) -> SteerAck:
+    """Answer a flow's human node (``label``: which of its labelled edges to take)."""
+    request = AnswerRequest(node=node, text=text, label=label)
+    return await _call(client, workflow_id, lambda h: h.execute_update("answer", request, result_type=SteerAck))
 
 
 async def raise_budget(client: Client, workflow_id: str, max_tokens_total: int | None = None,

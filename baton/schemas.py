@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 
 class Critique(BaseModel):
@@ -90,6 +90,14 @@ BUILT_IN: dict[str, type[BaseModel]] = {
     "Plan": Plan,
     "PhasePlan": PhasePlan,
 }
+
+
+def choice_schema(base: type[BaseModel] | None, actions: list[str]) -> type[BaseModel]:
+    """``base`` (or a text ``answer``) with an ``action``: one of a flow node's labelled edges."""
+    action: Any = (Literal[tuple(actions)], Field(description="What happens next: one of " + ", ".join(actions)))
+    if base is None:
+        return create_model("Choice", answer=(str, Field(description="Your answer")), action=action)
+    return create_model(f"{base.__name__}Choice", __base__=base, action=action)
 
 
 def resolve_schema(name: str) -> type[BaseModel]:

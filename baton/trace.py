@@ -3,9 +3,10 @@
 The history is Baton's source of truth: every agent call is an activity with
 its request and result as payloads, every person's action a signal, update or
 cancel request. ``build_trace`` turns one history into a ``RunTrace``: per
-agent call the agent, step, models asked and answering, times, attempts,
-failures, usage and cost; the people's actions in order; and the edges taken
-(a call that saw a step's output follows that step). ``trace_run`` fetches a
+agent call (and code step) the agent, step, models asked and answering, times,
+attempts, failures, usage and cost; the people's actions in order; and the
+edges taken (a call that saw a step's output follows that step; a flow records
+each edge it takes in its memo, with its label or condition). ``trace_run`` fetches a
 run and, recursively, its child runs from the server. Rendering lives in
 ``baton.trace_render``.
 """
@@ -26,7 +27,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from baton.contracts import AgentRequest, AgentResult, Contract, Usage
+from baton.contracts import AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, Usage
 
 CallOutcome = Literal["running", "completed", "failed", "timed_out", "cancelled"]
 RunOutcome = Literal["running", "completed", "failed", "cancelled", "terminated", "timed_out", "continued_as_new"]
@@ -65,6 +66,12 @@ class Edge(Contract):
     target: str
 
 
+class FlowEdgeTaken(EdgeTaken):
+    """An edge a flow run took, and when (from the memo change that recorded it)."""
+
+    at: datetime
+
+
 class ChildRef(Contract):
     workflow_id: str
     workflow_type: str
@@ -86,6 +93,8 @@ class RunTrace(Contract):
     child_runs: list[ChildRef] = Field(default_factory=list, description="Child runs, in the order they were started")
     children: list[RunTrace] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage, description="This run's calls and its children's")
+    flow: FlowInput | None = Field(default=None, description="A flow run's graph (its input)")
+    flow_edges: list[FlowEdgeTaken] = Field(default_factory=list, description="The edges a flow run took, in order")
 
     def all_calls(self) -> list[AgentCall]:
         return [*self.calls, *(call for child in self.children for call in child.all_calls())]
@@ -146,7 +155,13 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
     first = events[0].workflow_execution_started_event_attributes
     trace = RunTrace(workflow_id=history.workflow_id, run_id=first.original_execution_run_id,
                      workflow_type=first.workflow_type.name, started_at=events[0].event_time.ToDatetime(tzinfo=UTC))
+    if first.workflow_type.name == "FlowWorkflow":
+        try:
+            trace.flow = await read.one(first.input, FlowInput)
+        except Exception:  # an input the run itself refused: the trace shows the run without its graph
+            trace.flow = None
     calls: dict[int, AgentCall] = {}  # by scheduled event id
+    code_calls: set[int] = set()  # the scheduled event ids of code steps (no model, no usage)
     updates: dict[str, HumanAction] = {}
     children: dict[int, ChildRef] = {}  # by initiated event id
     for event in events:
@@ -154,6 +169,12 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name == "run_code":
+                step: CodeRequest = await read.one(attrs.input, CodeRequest)
+                calls[event.event_id] = AgentCall(activity_id=attrs.activity_id, agent=f"code:{step.function}",
+                                                  step=step.node, model="code", fallback=False, scheduled_at=at)
+                code_calls.add(event.event_id)
+                continue
             if attrs.activity_type.name != "run_agent":
                 continue
             request: AgentRequest = await read.one(attrs.input, AgentRequest)
@@ -169,7 +190,10 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                     call.failures.append(f"attempt {attrs.attempt - 1}: {failure_text(attrs.last_failure)}")
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
-            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+            if attrs.scheduled_event_id in code_calls:
+                calls[attrs.scheduled_event_id].closed_at = at
+                calls[attrs.scheduled_event_id].outcome = "completed"
+            elif (call := calls.get(attrs.scheduled_event_id)) is not None:
                 result: AgentResult = await read.one(attrs.result, AgentResult)
                 call.closed_at, call.outcome, call.answered_by, call.usage = at, "completed", result.model, result.usage
         elif kind in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
@@ -193,6 +217,9 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             if "ignored_signals" in memo:  # the run appends the signal it just ignored
                 ignored = (await read.one(Payloads(payloads=[memo["ignored_signals"]])))[-1]
                 _mark_ignored(trace.actions, ignored["name"], ignored["reason"])
+            if "flow_edges" in memo:  # the edges a flow node just fired
+                taken = await read.one(Payloads(payloads=[memo["flow_edges"]]))
+                trace.flow_edges += [FlowEdgeTaken(at=at, **edge) for edge in taken]
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             attrs = event.workflow_execution_update_accepted_event_attributes
             request_ = attrs.accepted_request
@@ -230,7 +257,7 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                 trace.error = failure_text(event.workflow_execution_failed_event_attributes.failure)
     trace.calls = list(calls.values())
     trace.child_runs = list(children.values())
-    trace.edges = _edges(trace)
+    trace.edges = _edges(trace) if trace.flow is None else _taken(trace.flow_edges)
     trace.usage = sum((call.usage for call in trace.calls), Usage())
     return trace
 
@@ -256,6 +283,11 @@ def _edges(trace: RunTrace) -> list[Edge]:
             if source != call.step:
                 seen[(source, call.step)] = None
     return [Edge(source=s, target=t) for s, t in seen]
+
+
+def _taken(edges: list[FlowEdgeTaken]) -> list[Edge]:
+    """A flow's edges as taken, each once."""
+    return [Edge(source=s, target=t) for s, t in dict.fromkeys((e.source, e.to) for e in edges)]
 
 
 async def trace_run(client: Client, workflow_id: str, run_id: str | None = None, children: bool = True,

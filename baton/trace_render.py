@@ -1,11 +1,13 @@
-"""A run's trace as JSON, as Mermaid (flowchart of the run as it went, Gantt of
-its agent calls), or as a plain-text timeline."""
+"""A run's trace as JSON, as Mermaid (for a flow, the path it took over its
+graph; a flowchart of the run as it went; a Gantt of its agent calls), or as a
+plain-text timeline."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
+from baton.flows.drawing import draw
 from baton.trace import AgentCall, RunTrace
 
 FORMATS = ("json", "mermaid", "timeline")
@@ -15,7 +17,8 @@ def render(trace: RunTrace, fmt: str) -> str:
     if fmt == "json":
         return trace.model_dump_json(indent=2)
     if fmt == "mermaid":
-        return "```mermaid\n" + flowchart(trace) + "\n```\n\n```mermaid\n" + gantt(trace) + "\n```"
+        path = f"```mermaid\n{draw(trace.flow, trace.flow_edges)}\n```\n\n" if trace.flow is not None else ""
+        return path + "```mermaid\n" + flowchart(trace) + "\n```\n\n```mermaid\n" + gantt(trace) + "\n```"
     if fmt == "timeline":
         return timeline(trace)
     raise ValueError(f"unknown trace format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -135,6 +138,10 @@ def timeline(trace: RunTrace, indent: str = "") -> str:
     fetched = {child.workflow_id for child in trace.children}
     rows += [(ref.started_at, f"  child {ref.workflow_type} {ref.workflow_id} · {ref.outcome}" + ("" if ref.workflow_id in fetched else " (not fetched)"))
              for ref in trace.child_runs]
+    for edge in trace.flow_edges:
+        how = " · ".join(w for w in (edge.label and f"[{edge.label}]", edge.when and f"when {edge.when}",
+                                     edge.on == "failure" and "on failure", edge.back and "loop") if w)
+        rows.append((edge.at, f"  edge {edge.source} → {edge.to}" + (f" {how}" if how else "")))
     for action in trace.actions:
         rows.append((action.at, f"  person {action.kind} {action.name}" + (f" {args}" if (args := _short(action.args)) else "")
                      + (f" → {action.outcome}" if action.outcome else "")))

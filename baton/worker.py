@@ -32,7 +32,8 @@ from baton.agents import AgentRegistry, load_agents
 from baton.embedded import model_configured, no_model_message
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
-from baton import patterns
+from baton import code, patterns
+from baton.activities import code as code_steps
 from baton.sandbox import workflow_runner
 
 log = structlog.get_logger("baton.worker")
@@ -45,6 +46,7 @@ def build_worker(
     env: Mapping[str, str] = os.environ,
 ) -> Worker:
     patterns.use(env=env)  # a user's own patterns (BATON_PATTERNS), registered with Baton's
+    code.use(env=env)  # a user's code functions (BATON_CODE), for flows' code nodes
     breakers = BreakerBoard(failures_to_open=int(env.get("BATON_BREAKER_FAILURES", "5")),
                             cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
     agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers)
@@ -52,7 +54,8 @@ def build_worker(
         client,
         task_queue=task_queue(env),
         workflows=patterns.workflow_classes(),
-        activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered],
+        activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered,
+                    code_steps.run_code, code_steps.flow_catalog],
         # One slot per concurrent LLM call this worker may make.
         max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
         # Agent calls started per second by this worker, and by all workers of the

@@ -26,13 +26,17 @@ from baton.embedded import dynamic_config_flags
 from tests.llm_server import ScriptedLLM
 from baton.worker import build_worker
 from baton.sandbox import workflow_runner
-from baton import patterns
+from baton import code, patterns
+from baton.activities import code as code_steps
 
 # The example pattern of docs/authoring.md is loaded for the whole suite, as a
 # user's worker loads theirs (BATON_PATTERNS): every table of every pattern
 # covers it, whichever test runs first.
 EXAMPLE_PATTERN = "examples.critics"
 patterns.use([EXAMPLE_PATTERN])
+# The code functions the flow tests and examples use, as a worker loads them (BATON_CODE).
+CODE_MODULES = ["tests.flow_functions", "examples.flows.functions"]
+code.use(CODE_MODULES)
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -147,7 +151,8 @@ async def fake_worker(skip_env: WorkflowEnvironment, task_queue: str):
 
     fakes = FakeAgents()
     async with Worker(skip_env.client, task_queue=task_queue, workflows=workflow_classes(),
-                      activities=[fakes.run_agent, fakes.resolve_agents, fakes.search_attributes_registered], workflow_runner=workflow_runner()):
+                      activities=[fakes.run_agent, fakes.resolve_agents, fakes.search_attributes_registered,
+                                  code_steps.run_code, code_steps.flow_catalog], workflow_runner=workflow_runner()):
 
         async def start(workflow: str, inp=NO_INPUT, result_type=None):
             """Without ``inp``, the run starts with no input at all."""

@@ -27,6 +27,8 @@ from baton import client as baton
 from baton import search
 from baton.content import content_pipeline
 from baton.contracts import PipelineInput, StageSpec, Status
+from baton.flows import builder
+from tests import flow_scenarios
 from tests.conftest import TEMPORAL_CLI, real_worker
 from tests.llm_server import Reply, ScriptedLLM
 
@@ -50,17 +52,23 @@ async def straight(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+async def steer_every_way(client: Client, workflow_id: str) -> None:
+    """Pause and resume; at the gate after 'draft' (the second step): feedback, a
+    rewind to 'research', then the approval."""
+    await baton.pause(client, workflow_id)
+    await baton.resume(client, workflow_id)
+    await wait_for(client, workflow_id, lambda s: s.awaiting_review == "draft")
+    await baton.feedback(client, workflow_id, "Use a beach analogy")
+    await wait_for(client, workflow_id, lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 2)
+    await baton.rewind(client, workflow_id, "research")
+    await wait_for(client, workflow_id, lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 3)
+    await baton.approve(client, workflow_id, "draft")
+
+
 async def steered(client: Client, llm: ScriptedLLM) -> str:
     """Pause, resume, feedback, rewind and approvals: every handler in one history."""
     handle = await baton.start_pipeline(client, stages(("research", "researcher"), ("draft", "writer", True), ("edit", "editor")), queue=QUEUE)
-    await baton.pause(client, handle.id)
-    await baton.resume(client, handle.id)
-    await wait_for(client, handle.id, lambda s: s.awaiting_review == "draft")
-    await baton.feedback(client, handle.id, "Use a beach analogy")
-    await wait_for(client, handle.id, lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 2)
-    await baton.rewind(client, handle.id, "research")
-    await wait_for(client, handle.id, lambda s: s.awaiting_review == "draft" and s.stages[1].runs == 3)
-    await baton.approve(client, handle.id, "draft")
+    await steer_every_way(client, handle.id)
     await baton.wait_result(client, handle.id)
     return handle.id
 
@@ -284,6 +292,68 @@ async def content(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+def flow_example(name: str) -> Callable[[Client, ScriptedLLM], Awaitable[str]]:
+    """An example flow (examples/flows/NAME.toml) as the suite runs it (tests/flow_scenarios.py)."""
+
+    async def scenario(client: Client, llm: ScriptedLLM) -> str:
+        flow_scenarios.script(llm, name)
+        handle = await baton.start(client, flow_scenarios.example(name), workflow_id=f"flow_{name}", queue=QUEUE)
+        await flow_scenarios.steer(client, handle.id, name)
+        await baton.wait_result(client, handle.id)
+        return handle.id
+
+    return scenario
+
+
+async def flow_steered(client: Client, llm: ScriptedLLM) -> str:
+    """A flow steered every way: pause / resume, feedback at a node's gate, rewind,
+    approve, a rejected answer and an accepted one with a label."""
+    research, draft = builder.agent("research", "researcher"), builder.agent("draft", "writer", review=True)
+    ask, publish, hold = builder.human("ask", "Publish or hold?"), builder.agent("publish", "publisher"), builder.agent("hold", "editor")
+    research >> draft >> ask
+    ask - "publish" >> publish
+    ask - "hold" >> hold
+    handle = await baton.start(client, builder.Flow("Explain tides", start=research).input(), workflow_id="flow_steered", queue=QUEUE)
+    await steer_every_way(client, handle.id)
+    await wait_for(client, handle.id, lambda s: "ask" in s.info.get("asking", {}))
+    try:
+        await baton.answer(client, handle.id, "Hold", label="later")
+    except baton.BatonError:
+        pass  # rejected: not one of the node's labels
+    await baton.answer(client, handle.id, "Hold it until Monday", label="hold")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def flow_parts(client: Client, llm: ScriptedLLM) -> str:
+    """Code steps, a failure edge, a map over a code step's list, a pattern node, an else edge and a join."""
+    listing = builder.code("listing", "numbers", args={"count": 3})
+    bumped = builder.map_over("bumped", "listing", function="count_up", args={"n": "=item", "limit": 2})
+    charge = builder.code("charge", "explode", args={"reason": "card declined"})
+    refund = builder.agent("refund", "writer")
+    deep = builder.pattern("deep", "pipeline", input={"stages": [{"name": "deep-research", "agent": "researcher"}]})
+    wrap = builder.agent("wrap", "editor")
+    listing >> bumped >> charge
+    charge.on_failure() >> refund >> wrap
+    bumped.when("listing == [1, 2, 3]") >> deep >> wrap
+    bumped.otherwise() >> wrap
+    handle = await baton.start(client, builder.Flow("Count and charge", start=listing).input(), workflow_id="flow_parts",
+                               queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def flow_continued(client: Client, llm: ScriptedLLM) -> str:
+    """A loop that continues as new (the history of its first run, which ends continuing)."""
+    end = builder.agent("end", "editor")
+    tick = builder.code("tick", "shout", args={"text": "=goal"}, max_visits=30, on_max_visits=end)
+    tick >> tick
+    inp = builder.Flow("tick", start=tick, max_history_events=200).input()
+    handle = await baton.start(client, inp, workflow_id="flow_continued", queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.first_execution_run_id and handle.id
+
+
 SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_straight": straight,
     "pipeline_steered": steered,
@@ -308,7 +378,16 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "review_loop_rerun": review_loop_rerun,
     "hierarchical_gate": hierarchical_gate,
     "map_reduce_rerun": map_reduce_rerun,
+    **{f"flow_{name}": flow_example(name) for name in flow_scenarios.SCRIPTS},
+    "flow_steered": flow_steered,
+    "flow_parts": flow_parts,
+    "flow_continued": flow_continued,
 }
+
+
+async def _first_run(client: Client, workflow_id: str) -> str:
+    described = await client.get_workflow_handle(workflow_id).describe()
+    return described.raw_description.workflow_execution_info.first_run_id or described.run_id
 
 
 async def main(names: list[str]) -> None:
@@ -326,7 +405,8 @@ async def main(names: list[str]) -> None:
             try:
                 async with real_worker(env.client, llm, QUEUE, BATON_ARTIFACTS_DIR=tempfile.mkdtemp()):
                     workflow_id = await scenario(env.client, llm)
-                history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+                # The first run's history (a run that continued as new has several).
+                history = await env.client.get_workflow_handle(workflow_id, run_id=await _first_run(env.client, workflow_id)).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
                 print(f"recorded {name}: {len(history.events)} events")
             finally:

@@ -155,7 +155,10 @@ async def test_readme_starter_lines_drive_a_pipeline(dev_env, llm, tmp_path):
         # A file name without its @: the hint says how to read it.
         ("python starter.py start --input examples/pipeline.json",
          "--input is not JSON; to read the file examples/pipeline.json, write --input @examples/pipeline.json"),
-        ("python starter.py start --input ../nothing-here.json", "--input takes JSON, or @FILE to read a file"),
+        ("python starter.py start --input ../nothing-here.json", "--input takes JSON, or @FILE to read a JSON or TOML file"),
+        ("python starter.py start --type flow --input @examples/flows", "examples/flows: cannot be read"),
+        ("python starter.py start --type flow --input @README.md", "README.md: invalid JSON"),
+        ("python starter.py flow check agents.toml", "invalid flow input: goal: Field required"),
         ("python starter.py status no-such-run", "no run with id 'no-such-run'"),
         ("python starter.py feedback no-such-run 'text'", "no run with id 'no-such-run'"),
         # A pattern module of one's own that does not import: one line, no traceback.

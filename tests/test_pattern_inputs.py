@@ -25,7 +25,9 @@ BAD_INPUTS = [
     ("hierarchical", {"goal": ""}, "goal"),
     ("planned", {"goal": "g", "max_parallel": 0}, "max_parallel"),
     ("review-loop", {"goal": "g", "workers": [], "max_rounds": 0}, "workers"),
-    ("critics", {"goal": "g", "max_rounds": 0}, "max_rounds"),  # the example pattern: the same checks for free
+    ("critics", {"goal": "g", "max_rounds": 0}, "max_rounds"),
+    ("flow", {"goal": "g", "nodes": [], "start": "a"}, "nodes: List should have at least 1 item"),
+    ("flow", {"goal": "g", "nodes": [{"id": "a", "kind": "robot"}], "start": "a"}, "nodes.0: Input tag 'robot'"),  # the example pattern: the same checks for free
     ("fan-out", {"goal": "g", "tasks": [{"id": "a", "agent": "writer", "prompt": "p"}], "surprise": 1}, "surprise: Extra inputs"),
 ]
 

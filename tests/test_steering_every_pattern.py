@@ -33,6 +33,10 @@ CASES = {
                     "review.r1", "a.r1"),
     # the example pattern of docs/authoring.md (examples/critics.py): steering comes with the runtime
     "critics": ({"goal": "g", "critics": ["critic"]}, {"critic.r1": {"approved": True, "critique": ""}}, "critic.r1", "draft.r1"),
+    "flow": ({"goal": "g", "start": "s", "nodes": [{"id": "s", "kind": "agent", "agent": "planner"},
+                                                   {"id": "a", "kind": "agent", "agent": "researcher"},
+                                                   {"id": "b", "kind": "agent", "agent": "writer"}],
+              "edges": [{"from": "s", "to": "a"}, {"from": "a", "to": "b"}]}, {}, "b", "a"),
 }
 
 
@@ -95,6 +99,7 @@ RERUNS = {
     "planned": ("a", {}, ["a", "b"]),
     "review-loop": ("a.r1", {"review.r1": [{"approved": True, "critique": ""}] * 2}, ["a.r1", "review.r1"]),
     "critics": ("draft.r1", {"critic.r1": [{"approved": True, "critique": ""}]}, ["draft.r1", "critic.r1"]),
+    "flow": ("a", {}, ["a", "b"]),  # a node and every node forward of it; the start runs once
 }
 
 

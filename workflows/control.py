@@ -143,12 +143,14 @@ class ControlPlane(Generic[I]):
         tools: Sequence[ToolSpec] = (),
         conversation: Sequence[ChatTurn] = (),
         artifact: bool = False,
+        actions: Sequence[str] = (),
     ) -> AgentResult:
         """Run one agent for one step: the pause gate, the budget gate, then the agent's
         models in order (``AgentCaller.call``). ``schema`` asks for structured output
         whatever the agent's config; ``tools`` lets the model call functions
         (``conversation``: the turns so far); ``artifact`` also writes the answer as a
-        file named by run, step and run number. A step without a row on the board
+        file named by run, step and run number; ``actions``: labels the agent chooses
+        one of (its answer's ``action``). A step without a row on the board
         (a reducer call, a batch's item) is called all the same."""
         await self.pauses.wait()
         await self.budget.check(self.publish)
@@ -159,7 +161,7 @@ class ControlPlane(Generic[I]):
             result = await self.agents.call(agent, AgentRequest(
                 agent=self.agents.spec(agent), model=self.agents.spec(agent).model, goal=goal, stage=step,
                 instructions=instructions, context=list(context), feedback=self.timeline.feedback.get(step, []),
-                output_schema=schema, tools=list(tools), conversation=list(conversation),
+                output_schema=schema, tools=list(tools), conversation=list(conversation), actions=list(actions),
                 artifact_key=f"{workflow.info().workflow_id}/{step}-v{run}.md" if artifact else None,
             ), self.budget.limits.priority)
         finally:

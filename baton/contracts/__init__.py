@@ -146,6 +146,8 @@ class AgentRequest(Contract):
     tools: list[ToolSpec] = Field(default_factory=list, description="Functions the model may call instead of answering")
     conversation: list[ChatTurn] = Field(default_factory=list, description="Earlier turns, after the first prompt")
     fallback_for: str | None = Field(default=None, description="The agent this one stands in for, when it is a fallback agent")
+    actions: list[str] = Field(default_factory=list, description="Labels the agent must choose one of (a flow's "
+                               "labelled edges), as the 'action' field of its structured answer")
 
 
 class AgentResult(Contract):
@@ -235,7 +237,7 @@ class ApproveRequest(Contract):
 
 # The types a failed run fails with (docs/errors.md): clients branch on these.
 ERROR_TYPES = ("InvalidInput", "UnknownWorkflowType", "UnknownAgent", "AgentFailed", "BudgetExceeded", "ReviewDeadline",
-               "InvalidPlan", "RunFailed")
+               "InvalidPlan", "RunFailed", "CodeFailed", "FlowFailed")
 
 
 class IgnoredSignal(Contract):
@@ -346,6 +348,10 @@ class TaskFailure(Contract):
 
 # --------------------------------------------------------------------------- each pattern's own
 # Imported last: they build on the shared contracts above.
+from baton.contracts._flow import (Activation, AgentNode, AnswerRequest, CodeNode, EdgeTaken, FlowEdge, FlowInput,  # noqa: E402
+                                  FlowNode, FlowProgress, FlowResult, HumanNode, MapNode, NodeOutput, NodeState,
+                                  PatternNode)
+from baton.contracts._code import Catalog, CatalogRequest, CodeInfo, CodeRequest, CodeResult  # noqa: E402
 from baton.contracts._fanout import FanOutInput, FanOutResult, TaskSpec  # noqa: E402
 from baton.contracts._hierarchical import HierarchicalInput, HierarchicalResult, PhaseOutcome  # noqa: E402
 from baton.contracts._map_reduce import (BatchTally, ItemFailure, MapBatchInput, MapBatchResult,  # noqa: E402

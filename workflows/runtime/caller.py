@@ -13,15 +13,15 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from baton.contracts import PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, Usage
+from baton.contracts import PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, RetrySpec, Usage
 
 
-def retry_policy(spec: AgentSpec) -> RetryPolicy:
+def retry_policy(retry: RetrySpec) -> RetryPolicy:
     return RetryPolicy(
-        maximum_attempts=spec.retry.maximum_attempts,
-        initial_interval=timedelta(seconds=spec.retry.initial_interval_seconds),
-        backoff_coefficient=spec.retry.backoff_coefficient,
-        maximum_interval=timedelta(seconds=spec.retry.maximum_interval_seconds),
+        maximum_attempts=retry.maximum_attempts,
+        initial_interval=timedelta(seconds=retry.initial_interval_seconds),
+        backoff_coefficient=retry.backoff_coefficient,
+        maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
     )
 
 
@@ -80,7 +80,7 @@ class AgentCaller:
                     start_to_close_timeout=timedelta(seconds=each.start_to_close_seconds),
                     schedule_to_close_timeout=timedelta(seconds=each.schedule_to_close_seconds),
                     heartbeat_timeout=timedelta(seconds=each.heartbeat_seconds),
-                    retry_policy=retry_policy(each),
+                    retry_policy=retry_policy(each.retry),
                     # Only when asked for: runs at normal priority issue the same commands as before.
                     priority=Priority(priority_key=PRIORITY_KEYS[priority]) if priority != "normal" else Priority.default,
                     summary=f"{each.name} · {request.stage}" + (f" · fallback for {spec.name}" if instead

@@ -1,0 +1,70 @@
+"""The code-step activities: describe the registered functions (a local activity,
+recorded once per run) and run one (its own activity, retried as the function
+says). A function's exception is the step's failure; bad arguments never retry."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from baton import code
+from baton.contracts import Catalog, CatalogRequest, CodeRequest, CodeResult, explain
+from baton.schemas import resolve_schema
+
+log = structlog.get_logger("baton.code")
+MAX_ERROR_CHARS = 2_000
+
+
+@activity.defn(name="flow_catalog")
+async def flow_catalog(request: CatalogRequest) -> Catalog:
+    """The code functions registered on this worker and the JSON schemas a flow names
+    (an unknown schema is left out: the flow's check reports it)."""
+    schemas = {}
+    for name in request.schemas:
+        try:
+            schemas[name] = resolve_schema(name).model_json_schema()
+        except ValueError:
+            continue
+    return Catalog(functions=[f.info for f in code.registered()], schemas=schemas)
+
+
+@activity.defn(name="run_code")
+async def run_code(request: CodeRequest) -> CodeResult:
+    try:
+        fn = code.find(request.function)
+    except KeyError as err:
+        raise ApplicationError(str(err.args[0]), type="UnknownFunction", non_retryable=True) from err
+    try:
+        args = fn.arguments.model_validate(request.args)
+    except ValidationError as err:
+        raise ApplicationError(f"{request.function}: bad arguments: {explain(err)}"[:MAX_ERROR_CHARS],
+                               type="InvalidArguments", non_retryable=True) from err
+    kwargs = {name: getattr(args, name) for name in type(args).model_fields}
+    try:
+        if inspect.iscoroutinefunction(fn.call):
+            value = await fn.call(**kwargs)
+        else:  # a blocking function must not stall the worker's event loop
+            value = await asyncio.to_thread(fn.call, **kwargs)
+    except ApplicationError:
+        raise
+    except Exception as err:
+        log.warning("code step failed", function=request.function, node=request.node, error=repr(err)[:500])
+        raise ApplicationError(f"{request.function}: {type(err).__name__}: {err}"[:MAX_ERROR_CHARS],
+                               type=type(err).__name__) from err
+    return as_result(value)
+
+
+def as_result(value: Any) -> CodeResult:
+    """A function's return value as a step's output: text, plus data when structured."""
+    if isinstance(value, str):
+        return CodeResult(text=value)
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else to_jsonable_python(value)
+    return CodeResult(text=json.dumps(data, ensure_ascii=False), data=data)
