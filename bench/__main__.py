@@ -38,6 +38,7 @@ async def run(sizes: measures.Sizes, say) -> list[measures.Row]:
     try:
         await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100")
         report(await measures.per_step_overhead(stack, sizes))
+        report(await measures.flow_overhead(stack, sizes))
         report(await measures.fanout_efficiency(stack, sizes))
         report(await measures.durability_cost(stack, sizes))
         row, one_worker = await measures.throughput(stack, sizes)
