@@ -29,7 +29,7 @@ async def test_the_docs_lines_run_every_example_flow_end_to_end(dev_env, llm):
     assert {workflow_id_of(line) for line in starts} == set(DOC_IDS)
     for name in DOC_IDS.values():
         script(llm, name)
-    llm.latency = 0.2  # so that parallel calls overlap visibly
+    llm.latency = 0.5  # each answer takes this long: calls in parallel overlap by most of it
     async with real_worker(dev_env.client, llm, "baton"):
         for line in starts:
             await ok(line, dev_env)
@@ -53,9 +53,10 @@ async def test_the_docs_lines_run_every_example_flow_end_to_end(dev_env, llm):
     assert cascade.outputs["check"] == CASCADE_ANSWER and cascade.final == CASCADE_ANSWER
     dag = results["static_dag"]
     assert all(n.state == "done" for n in dag.nodes) and dag.final is not None
-    started = {r.stage: r.at for r in llm.requests if r.stage in ("history", "science", "safety", "outline")}
-    assert max(started[s] for s in ("history", "science", "safety")) - min(started[s] for s in ("history", "science", "safety")) < 0.15
-    assert min(started[s] for s in ("history", "science", "safety")) >= started["outline"]
+    # The three tasks that need only the outline ran at once: the last began before the first had its answer.
+    began = {r.stage: r.at for r in llm.requests if r.stage in ("history", "science", "safety", "outline")}
+    middle = [began[s] for s in ("history", "science", "safety")]
+    assert max(middle) - min(middle) < llm.latency and min(middle) > began["outline"]
     # The trace shows the review loop's path over its graph: the loop taken, labels and all.
     trace = await baton.trace(dev_env.client, "flow-review-1")
     assert [(e.source, e.to, e.label, e.back) for e in trace.flow_edges if e.source == "review"] == [
