@@ -48,7 +48,7 @@ async def steer(client: Client, workflow_id: str, name: str) -> None:
             await _until(client, workflow_id, lambda s, g=gate: s.awaiting_review == g)
             await baton.approve(client, workflow_id, gate)
     elif name == "cascade":
-        await _until(client, workflow_id, lambda s: "check" in s.info.get("asking", {}))
+        await _until(client, workflow_id, lambda s: s.awaiting_review == "check")
         await baton.answer(client, workflow_id, CASCADE_ANSWER)
 
 

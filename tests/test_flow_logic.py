@@ -233,6 +233,7 @@ async def test_a_person_answers_a_question_and_the_answer_picks_the_edge(fake_wo
     handle = await start("FlowWorkflow", Flow("Tides", start=draft).input(), FlowResult)
     waiting = await until(handle, lambda s: s.state == "awaiting_review")
     assert waiting.info["asking"] == {"ask": "Publish now or hold?"}
+    assert waiting.awaiting_review == "ask" and waiting.current_stage == "ask"  # what a person is asked about
     for bad, why in [(AnswerRequest(text="yes", label="later"), "needs a label: one of publish, hold"),
                      (AnswerRequest(node="draft", text="yes", label="hold"), "'draft' is not waiting for an answer"),
                      (AnswerRequest(node="ghost", text="yes"), "unknown node 'ghost'")]:

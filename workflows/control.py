@@ -366,6 +366,10 @@ class ControlPlane(Generic[I]):
             return "paused"
         return "running"
 
+    def waiting_for_person(self) -> str | None:
+        """The step a person is asked about now (a review gate; a pattern may add its own asks)."""
+        return self.reviews.awaiting
+
     def _shown_info(self) -> dict:
         return {**self.info, "budget": self.budget.waiting} if self.budget.waiting is not None else dict(self.info)
 
@@ -381,14 +385,14 @@ class ControlPlane(Generic[I]):
         return Status(
             pattern=self.pattern,
             state=self.run_state(),
-            current_stage=running[0] if running else self.reviews.awaiting,
+            current_stage=running[0] if running else self.waiting_for_person(),
             running=running,
             completed_stages=self.board.in_state("done"),
             elapsed_seconds=round(elapsed.total_seconds(), 3),
             started_at=started,
             usage=self.agents.usage,
             stages=self.board.rows(),
-            awaiting_review=self.reviews.awaiting or ("budget" if self.budget.waiting is not None else None),
+            awaiting_review=self.waiting_for_person() or ("budget" if self.budget.waiting is not None else None),
             error=self.end.error,
             info=self._shown_info(),
             ignored_signals=list(self._ignored),

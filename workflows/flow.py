@@ -420,6 +420,10 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             raise ValueError(f"node {node!r} is not waiting for an answer; {', '.join(self._asking)} is")
         return node
 
+    def waiting_for_person(self) -> str | None:
+        """A review gate, or a human node's question."""
+        return self.reviews.awaiting or next(iter(self._asking), None)
+
     def run_state(self) -> str:  # type: ignore[override]
         state = super().run_state()
         return "awaiting_review" if state == "running" and self._asking else state
