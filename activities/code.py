@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from baton import code
 from baton.contracts import Catalog, CatalogRequest, CodeRequest, CodeResult, explain
-from baton.schemas import resolve_schema
+from baton.schemas import json_schemas
 
 log = structlog.get_logger("baton.code")
 MAX_ERROR_CHARS = 2_000
@@ -27,13 +27,7 @@ MAX_ERROR_CHARS = 2_000
 async def flow_catalog(request: CatalogRequest) -> Catalog:
     """The code functions registered on this worker and the JSON schemas a flow names
     (an unknown schema is left out: the flow's check reports it)."""
-    schemas = {}
-    for name in request.schemas:
-        try:
-            schemas[name] = resolve_schema(name).model_json_schema()
-        except ValueError:
-            continue
-    return Catalog(functions=[f.info for f in code.registered()], schemas=schemas)
+    return Catalog(functions=[f.info for f in code.registered()], schemas=json_schemas(request.schemas))
 
 
 @activity.defn(name="run_code")

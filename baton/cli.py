@@ -180,15 +180,12 @@ async def replay_runs(args: argparse.Namespace) -> int:
 def flow_file(args: argparse.Namespace) -> int:
     """Check, print as JSON, or draw a flow file, before running it."""
     from baton.flows.drawing import draw
-    from baton.flows.local import local_problems
 
+    inp = read_input("flow", f"@{args.file}")
     try:
-        inp = baton.parse_input("flow", read_document(Path(args.file)))
-    except FlowFileError as err:
-        raise baton.BatonError(str(err)) from None
-    found = local_problems(inp)
-    if found:
-        raise baton.BatonError(f"{args.file}: the flow cannot run:\n" + "\n".join(f"- {p}" for p in found))
+        baton.check_flow(inp)
+    except baton.BatonError as err:
+        raise baton.BatonError(f"{args.file}: {err}") from None
     if args.action == "json":
         print(inp.model_dump_json(exclude_defaults=True, exclude={"progress"}))
     elif args.action == "draw":

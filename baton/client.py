@@ -113,10 +113,7 @@ async def start(
     A flow with problems (docs/flows.md) is refused before anything starts."""
     pattern = by_input(type(inp))
     if isinstance(inp, FlowInput):
-        from baton.flows.local import local_problems
-
-        if found := local_problems(inp):
-            raise BatonError("the flow cannot run:\n" + "\n".join(f"- {p}" for p in found))
+        check_flow(inp)
     workflow_id = workflow_id or f"{pattern.name}-{uuid.uuid4().hex[:10]}"
     goal = pattern.goal(inp)
     options = dict(id=workflow_id, task_queue=queue or task_queue(), result_type=pattern.result,
@@ -142,6 +139,15 @@ async def start(
 
 
 start_pipeline = start  # the name the first release had
+
+
+def check_flow(inp: FlowInput) -> None:
+    """Refuse a flow with problems (BatonError, one line each), checked against what
+    this machine knows (``baton.flows.local``); the run checks the rest."""
+    from baton.flows.local import local_problems
+
+    if found := local_problems(inp):
+        raise BatonError("the flow cannot run:\n" + "\n".join(f"- {p}" for p in found))
 
 
 async def pause(client: Client, workflow_id: str) -> None:

@@ -8,6 +8,7 @@ outside this module is named as ``"package.module:Class"``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
@@ -119,3 +120,15 @@ def resolve_schema(name: str) -> type[BaseModel]:
     if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         raise ValueError(f"output schema {name!r} is not a pydantic model")
     return schema
+
+
+def json_schemas(names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The JSON schema of each name that resolves (the others are left out: whoever
+    named them reports them)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = resolve_schema(name).model_json_schema()
+        except ValueError:
+            continue
+    return found

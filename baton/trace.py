@@ -29,6 +29,7 @@ from temporalio.converter import DataConverter
 
 from baton.contracts import AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, Usage
 
+CODE = "code"  # the "model" of a code step's call in a trace
 CallOutcome = Literal["running", "completed", "failed", "timed_out", "cancelled"]
 RunOutcome = Literal["running", "completed", "failed", "cancelled", "terminated", "timed_out", "continued_as_new"]
 
@@ -161,7 +162,6 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
         except Exception:  # an input the run itself refused: the trace shows the run without its graph
             trace.flow = None
     calls: dict[int, AgentCall] = {}  # by scheduled event id
-    code_calls: set[int] = set()  # the scheduled event ids of code steps (no model, no usage)
     updates: dict[str, HumanAction] = {}
     children: dict[int, ChildRef] = {}  # by initiated event id
     for event in events:
@@ -172,8 +172,7 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             if attrs.activity_type.name == "run_code":
                 step: CodeRequest = await read.one(attrs.input, CodeRequest)
                 calls[event.event_id] = AgentCall(activity_id=attrs.activity_id, agent=f"code:{step.function}",
-                                                  step=step.node, model="code", fallback=False, scheduled_at=at)
-                code_calls.add(event.event_id)
+                                                  step=step.node, model=CODE, fallback=False, scheduled_at=at)
                 continue
             if attrs.activity_type.name != "run_agent":
                 continue
@@ -190,12 +189,11 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                     call.failures.append(f"attempt {attrs.attempt - 1}: {failure_text(attrs.last_failure)}")
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
-            if attrs.scheduled_event_id in code_calls:
-                calls[attrs.scheduled_event_id].closed_at = at
-                calls[attrs.scheduled_event_id].outcome = "completed"
-            elif (call := calls.get(attrs.scheduled_event_id)) is not None:
-                result: AgentResult = await read.one(attrs.result, AgentResult)
-                call.closed_at, call.outcome, call.answered_by, call.usage = at, "completed", result.model, result.usage
+            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+                call.closed_at, call.outcome = at, "completed"
+                if call.model != CODE:  # a code step has no model and no usage
+                    result: AgentResult = await read.one(attrs.result, AgentResult)
+                    call.answered_by, call.usage = result.model, result.usage
         elif kind in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
             failed = kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
             attrs = event.activity_task_failed_event_attributes if failed else event.activity_task_timed_out_event_attributes

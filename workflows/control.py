@@ -208,6 +208,17 @@ class ControlPlane(Generic[I]):
         order = self.board.names()
         return order[order.index(step):]
 
+    def jump_waiting(self, running: Collection[str], among: Collection[str] | None = None) -> bool:
+        """A re-run a person asked for (of one of ``among``, default any step) that can
+        be taken now: none of the steps it would run again is ``running``."""
+        jump = self.timeline.next_jump(among)
+        return jump is not None and not set(self.rerun_scope(jump.step)) & set(running)
+
+    def history_full(self, max_events: int) -> bool:
+        """Time to continue as new: the history holds ``max_events`` events, or the server suggests it."""
+        info = workflow.info()
+        return info.get_current_history_length() >= max_events or info.is_continue_as_new_suggested()
+
     def take_jump(self, among: Collection[str] | None = None) -> str | None:
         """The step to continue from, if a person asked for a re-run (of one of
         ``among``, default any step): its scope (``rerun_scope``) pending and

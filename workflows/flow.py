@@ -23,19 +23,19 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from baton.contracts import (Activation, AnswerRequest, Catalog, CatalogRequest, CodeInfo, CodeRequest, CodeResult,
+    from baton.contracts import (Activation, AgentResult, AnswerRequest, Catalog, CatalogRequest, CodeInfo, CodeRequest, CodeResult,
                                  ContextItem, FlowInput, FlowProgress, FlowResult, NodeOutput, NodeState, SteerAck,
                                  explain)
-    from baton.flows.checks import Knowledge, problems
+    from baton.flows.checks import Knowledge, pattern_results, problems, schema_names
     from baton.flows.expressions import ExpressionError
     from baton.flows.graph import FlowGraph
     from baton.flows.scheduler import FlowError, FlowScheduler
-    from baton.patterns import About, all_patterns, find_pattern
+    from baton.patterns import About, find_pattern
     from baton.workflows.children import ChildRunsPlane
     from baton.workflows.inputs import NO_INPUT
     from baton.workflows.runtime.caller import retry_policy
     from baton.workflows.runtime.ending import root_message
-    from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES
+    from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES, wait_for_person
     from baton.workflows.runtime.parallel import run_parallel, wait_any_or
 
 RUN_ENDING = (BUDGET_EXCEEDED, "ReviewDeadline")  # failures that end the run, not just the node
@@ -104,16 +104,13 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         """The flow's problems against the worker's agents, schemas and code functions
         (fetched once, recorded in the history)."""
         await self.agents.resolve(set(), every=True)
-        specs = {name: self.agents.spec(name) for name in self.agents.names()}
-        names = {n.output_schema for n in inp.nodes if n.kind == "agent" and n.output_schema}
-        names |= {s.output_schema for s in specs.values() if s.output_schema}
+        agents = {name: self.agents.spec(name).output_schema for name in self.agents.names()}
         catalog = await workflow.execute_local_activity(
-            "flow_catalog", CatalogRequest(schemas=sorted(names)), result_type=Catalog,
+            "flow_catalog", CatalogRequest(schemas=schema_names(inp, agents)), result_type=Catalog,
             start_to_close_timeout=timedelta(seconds=10))
         self._functions = {f.name: f for f in catalog.functions}
-        return problems(inp, Knowledge(
-            agents={name: spec.output_schema for name, spec in specs.items()}, schemas=catalog.schemas,
-            functions=self._functions, patterns={p.name: p.result.model_json_schema() for p in all_patterns()}))
+        return problems(inp, Knowledge(agents=agents, schemas=catalog.schemas, functions=self._functions,
+                                       patterns=pattern_results()))
 
     def _resume_from(self, progress: FlowProgress) -> None:
         """A run continued as new: what the runs before it knew."""
@@ -134,9 +131,9 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         flow, inp = self._scheduler(), self.inp
         running: dict[str, asyncio.Task] = {}
         while True:
-            while self._jump_to_take(running):
+            while self.jump_waiting(running):
                 self._take_person_jump()
-            if not running and self._history_full():
+            if not running and self._time_to_continue():
                 self._continue_as_new()
             moved = False  # a node started, or was sent on at its bound
             for node in [n for n in self._ready() if n not in running][: inp.max_parallel - len(running)]:
@@ -146,10 +143,10 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
                     running[node] = asyncio.create_task(self._run_node(node, fed_by))
             self._show_states()
             if not running:
-                if moved or self._jump_to_take(running) or self._ready():
+                if moved or self.jump_waiting(running) or self._ready():
                     continue
                 return
-            await wait_any_or(list(running.values()), lambda: self._jump_to_take(running))
+            await wait_any_or(list(running.values()), lambda: self.jump_waiting(running))
             for node, task in list(running.items()):
                 if task.done():
                     del running[node]
@@ -216,7 +213,7 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             elif spec.kind == "code":
                 outcome = await self._code_node(node, spec)
             elif spec.kind == "human":
-                outcome = await self._human(node, spec, context)
+                outcome = await self._human(node, spec)
             elif spec.kind == "pattern":
                 outcome = await self._pattern(node, spec, context)
             else:
@@ -299,29 +296,22 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         finally:
             self.board.call_ended(step)
 
-    async def _human(self, node: str, spec: Any, context: list[ContextItem]) -> Outcome | None:
+    async def _human(self, node: str, spec: Any) -> Outcome | None:
         labels = self._graph.labels(node)  # type: ignore[union-attr]
-        if spec.question is None and not labels:  # an approval
-            self.board.start(node)
-            await self.review_gate(node)
-            if self._sent_back(node):
-                return None
-            return Outcome(output=NodeOutput(text="approved"))
         self.board.start(node)
+        if spec.question is None and not labels:  # an approval
+            await self.review_gate(node)
+            return None if self._sent_back(node) else Outcome(output=NodeOutput(text="approved"))
         question = spec.question or f"Choose one of: {', '.join(labels)}"
         self._answers.pop(node, None)
         self._asking[node] = question
         self.board.set_state(node, "awaiting_review")
         self._show_states()
-        deadline = self.budget.limits.review_deadline_seconds
+        limits = self.budget.limits
         try:
-            await workflow.wait_condition(lambda: node in self._answers or self._sent_back(node),
-                                          timeout=timedelta(seconds=deadline) if deadline else None)
-        except asyncio.TimeoutError:
-            if self.budget.limits.on_review_deadline == "fail":
-                raise ApplicationError(f"nobody answered node {node!r} within {deadline:g}s", type="ReviewDeadline",
-                                       non_retryable=True) from None
-            self._answers[node] = AnswerRequest(node=node, text=f"(no answer within {deadline:g}s)")
+            if not await wait_for_person(lambda: node in self._answers or self._sent_back(node), limits,
+                                         f"nobody answered node {node!r}"):
+                self._answers[node] = AnswerRequest(node=node, text=f"(no answer within {limits.review_deadline_seconds:g}s)")
         finally:
             self._asking.pop(node, None)
         if node not in self._answers:
@@ -373,11 +363,11 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             try:
                 if spec.agent:
                     seen = [*context, ContextItem(name=f"item {index + 1} of {len(items)}", output=_as_text(item))]
-                    answer = await self.call_agent(step, spec.agent, self.inp.goal, seen, spec.instructions)
-                    outputs[index] = answer.data if answer.data is not None else answer.text
+                    result: AgentResult | CodeResult = await self.call_agent(step, spec.agent, self.inp.goal, seen,
+                                                                             spec.instructions)
                 else:
                     result = await self._code(step, spec.function, self._arguments(node, spec.args, item))
-                    outputs[index] = result.data if result.data is not None else result.text
+                outputs[index] = result.data if result.data is not None else result.text
             except ApplicationError as err:
                 if err.type in RUN_ENDING:
                     raise
@@ -434,26 +424,19 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         """A node runs again with every node forward of it."""
         return self._graph.reach(step) if self._graph is not None else [step]
 
-    def _jump_to_take(self, running: dict[str, asyncio.Task]) -> bool:
-        jump = self.timeline.jump
-        return jump is not None and not set(self.rerun_scope(jump.step)) & set(running)
-
     def _take_person_jump(self) -> None:
         flow = self._scheduler()
         fed_by = list(flow.progress.fed_by.get(self.timeline.jump.step, []))  # type: ignore[union-attr]
         node = self.take_jump()
-        if node is None:
-            return
-        flow.reset(self.rerun_scope(node))
-        flow.queue(Activation(node=node, fed_by=fed_by, counted=False))
+        if node is not None:  # its pass begins when the scheduler takes the activation (nothing of it runs now)
+            flow.queue(Activation(node=node, fed_by=fed_by, counted=False))
 
     # ------------------------------------------------------------ long runs
 
-    def _history_full(self) -> bool:
-        info = workflow.info()
+    def _time_to_continue(self) -> bool:
+        """Past max_history_events, at a quiet moment: no person's re-run pending, nobody being asked."""
         quiet = not self.timeline.jumps and not self._asking
-        return quiet and (info.get_current_history_length() >= self.inp.max_history_events
-                          or info.is_continue_as_new_suggested())
+        return quiet and self.history_full(self.inp.max_history_events)
 
     def _continue_as_new(self) -> None:
         progress = self._scheduler().progress.model_copy(deep=True)

@@ -152,8 +152,8 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
                 number = again.pop(0)
                 running[number] = asyncio.create_task(self._run_batch(number, rerun))
                 room -= 1
-            while (room > 0 and self._progress.next_batch < len(self._batches) and not self._history_full()
-                   and not self._must_ask()):
+            while (room > 0 and self._progress.next_batch < len(self._batches)
+                   and not self.history_full(self.inp.max_history_events) and not self._must_ask()):
                 await self.pauses.wait()
                 running[self._progress.next_batch] = asyncio.create_task(self._run_batch(self._progress.next_batch, rerun))
                 self._progress.next_batch += 1
@@ -239,10 +239,6 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
     async def _failure_gate(self) -> None:
         await self.review_gate(FAILURES)  # approved by a person, or at the review deadline
         self._progress.failures_approved = True
-
-    def _history_full(self) -> bool:
-        info = workflow.info()
-        return info.get_current_history_length() >= self.inp.max_history_events or info.is_continue_as_new_suggested()
 
     def _show(self) -> None:
         p = self._progress

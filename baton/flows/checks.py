@@ -13,14 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from functools import cache
+
+from pydantic import BaseModel, ValidationError
 
 from baton.contracts import FlowInput, explain
 from baton.contracts._flow import RESERVED_IDS
 from baton.flows import expressions
 from baton.flows.expressions import ExpressionError
 from baton.flows.graph import ELSE, FlowGraph, describe, field_at, reachable, unbounded_cycle
-from baton.patterns import find_pattern
+from baton.patterns import all_patterns, find_pattern
 
 TEXT: dict[str, Any] = {"type": "string"}  # the shape of an output that is text
 UNKNOWN: dict[str, Any] = {}  # a shape nothing is known about (unchecked)
@@ -38,6 +40,22 @@ class Knowledge:
     schemas: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # schema name -> JSON schema
     functions: Mapping[str, Any] | None = None  # function name -> CodeInfo
     patterns: Mapping[str, dict[str, Any]] | None = None  # pattern name -> its result's JSON schema
+
+
+def schema_names(inp: FlowInput, agents: Mapping[str, str | None]) -> list[str]:
+    """The output schemas checking ``inp`` needs: its agent nodes' and the agents' own."""
+    names = {n.output_schema for n in inp.nodes if n.kind == "agent" and n.output_schema}
+    return sorted(names | {schema for schema in agents.values() if schema})
+
+
+def pattern_results() -> dict[str, dict[str, Any]]:
+    """Each pattern's result as JSON schema: what a pattern node's output holds."""
+    return {p.name: _json_schema(p.result) for p in all_patterns()}
+
+
+@cache
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()  # built once per worker, not once per flow run
 
 
 def output_shape(graph: FlowGraph, node_id: str, known: Knowledge) -> dict[str, Any]:

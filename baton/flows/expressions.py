@@ -117,18 +117,18 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        operands = [self.and_()]
-        while self.peek() == "or":
-            self.take()
-            operands.append(self.and_())
-        return operands[0] if len(operands) == 1 else BoolOp("or", tuple(operands))
+        return self._joined("or", self.and_)
 
     def and_(self) -> Node:
-        operands = [self.not_()]
-        while self.peek() == "and":
+        return self._joined("and", self.not_)
+
+    def _joined(self, op: str, operand: Callable[[], Node]) -> Node:
+        """``operand (op operand)*``: one operand alone, or their BoolOp."""
+        operands = [operand()]
+        while self.peek() == op:
             self.take()
-            operands.append(self.not_())
-        return operands[0] if len(operands) == 1 else BoolOp("and", tuple(operands))
+            operands.append(operand())
+        return operands[0] if len(operands) == 1 else BoolOp(op, tuple(operands))
 
     def not_(self) -> Node:
         if self.peek() == "not":

@@ -9,7 +9,7 @@ forward edges only; a back edge runs its target again (a loop).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +40,7 @@ class FlowGraph:
 
     def reach(self, node: str) -> list[str]:
         """``node`` and every node forward edges lead to from it, in the flow's order."""
-        found, todo = {node}, [node]
-        while todo:
-            for i in self.out[todo.pop()]:
-                if i not in self.back and self.edges[i].to not in found:
-                    found.add(self.edges[i].to)
-                    todo.append(self.edges[i].to)
+        found = _closure(node, lambda n: [self.edges[i].to for i in self.out[n] if i not in self.back])
         return [n for n in self.nodes if n in found]
 
     def labels(self, node: str) -> list[str]:
@@ -106,11 +101,18 @@ def unbounded_cycle(graph: FlowGraph) -> list[str] | None:
 
 def reachable(graph: FlowGraph) -> set[str]:
     """The nodes the run can get to from the start: by edges, or sent by a bound (``on_max_visits``)."""
-    found, todo = {graph.start}, [graph.start]
-    while todo:
-        node = todo.pop()
+    def onward(node: str) -> list[str]:
         bound = graph.nodes[node].on_max_visits
-        for target in [*(graph.edges[i].to for i in graph.out[node]), *([bound] if bound else [])]:
+        return [*(graph.edges[i].to for i in graph.out[node]), *([bound] if bound else [])]
+
+    return _closure(graph.start, onward)
+
+
+def _closure(start: str, onward: Callable[[str], Iterable[str]]) -> set[str]:
+    """``start`` and every node ``onward`` leads to from it, directly or not."""
+    found, todo = {start}, [start]
+    while todo:
+        for target in onward(todo.pop()):
             if target not in found:
                 found.add(target)
                 todo.append(target)

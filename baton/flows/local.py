@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from baton import code
 from baton.agents import AgentConfigError, load_agents
 from baton.contracts import FlowInput
-from baton.flows.checks import Knowledge, problems
-from baton.patterns import all_patterns
-from baton.schemas import resolve_schema
+from baton.flows.checks import Knowledge, pattern_results, problems, schema_names
+from baton.schemas import json_schemas
 
 
 def local_knowledge(inp: FlowInput, env: Mapping[str, str] = os.environ) -> Knowledge:
@@ -22,20 +21,12 @@ def local_knowledge(inp: FlowInput, env: Mapping[str, str] = os.environ) -> Know
         agents: dict[str, str | None] | None = {name: registry.get(name).output_schema for name in registry.names}
     except AgentConfigError:
         agents = None  # no agents file here: the run checks against the worker's
-    names = {n.output_schema for n in inp.nodes if n.kind == "agent" and n.output_schema}
-    names |= {schema for schema in (agents or {}).values() if schema}
-    schemas = {}
-    for name in names:
-        try:
-            schemas[name] = resolve_schema(name).model_json_schema()
-        except ValueError:
-            continue
+    schemas = json_schemas(schema_names(inp, agents or {}))
     functions = None
     if env.get(code.CODE_ENV):
         code.use(env=env)
         functions = {f.info.name: f.info for f in code.registered()}
-    return Knowledge(agents=agents, schemas=schemas, functions=functions,
-                     patterns={p.name: p.result.model_json_schema() for p in all_patterns()})
+    return Knowledge(agents=agents, schemas=schemas, functions=functions, patterns=pattern_results())
 
 
 def local_problems(inp: FlowInput, env: Mapping[str, str] = os.environ) -> list[str]:

@@ -49,8 +49,7 @@ async def run_dag(plane: ControlPlane, needs: Mapping[str, Collection[str]], run
     gate_open = False  # a person approved going on past max_failures
 
     def jump_to_take() -> bool:
-        jump = timeline.next_jump(needs)
-        return jump is not None and not set(plane.rerun_scope(jump.step)) & running.keys()
+        return plane.jump_waiting(running, among=needs)
 
     while True:
         while rerun and jump_to_take():

@@ -51,8 +51,8 @@ class RunEnd:
         try:
             yield
         except ApplicationError as err:
-            if err.type == "InvalidInput" and self.state == "failed":
-                raise  # invalid_input() made it, with the problems as its details
+            if self.state == "failed":
+                raise  # this run's end, made already (invalid_input(): the problems are its details)
             raise self.failed(err) from err
         except (ChildWorkflowError, ActivityError) as err:  # a child run's failure, or a local activity's
             cause = root_cause(err)

@@ -26,6 +26,21 @@ def record_human_wait(pattern: str, kind: str, began: datetime) -> None:
     ).record(seconds, {"pattern": pattern, "kind": kind})
 
 
+async def wait_for_person(answered: Callable[[], bool], limits: RunInput, unanswered: str) -> bool:
+    """Wait until ``answered()`` holds; True then. At the run's review deadline: False
+    when the input says to go on (``on_review_deadline: approve``), else the run fails
+    (``ReviewDeadline``: ``unanswered`` within N s)."""
+    deadline = limits.review_deadline_seconds
+    try:
+        # No deadline: no timer, the same commands as runs from before deadlines existed.
+        await workflow.wait_condition(answered, timeout=timedelta(seconds=deadline) if deadline else None)
+    except asyncio.TimeoutError:
+        if limits.on_review_deadline == "fail":
+            raise ApplicationError(f"{unanswered} within {deadline:g}s", type="ReviewDeadline", non_retryable=True) from None
+        return False
+    return True
+
+
 class PauseGate:
     def __init__(self, pattern: str) -> None:
         self.paused = False  # set by pause() / resume() only
@@ -91,19 +106,15 @@ class ReviewGate:
         self.awaiting = step
         self._board.set_state(step, "awaiting_review")
         began = workflow.now()
-        deadline = limits.review_deadline_seconds
         try:
-            # No deadline: no timer, the same commands as runs from before deadlines existed.
-            await workflow.wait_condition(lambda: step in self._approved or sent_back(),
-                                          timeout=timedelta(seconds=deadline) if deadline else None)
-        except asyncio.TimeoutError:
-            if limits.on_review_deadline == "fail":
-                raise ApplicationError(f"nobody reviewed {self._noun} {step!r} within {deadline:g}s",
-                                       type="ReviewDeadline", non_retryable=True) from None
-            workflow.logger.info("review of %s not answered within %ss: approved automatically", step, deadline,
-                                 extra={"stage": step})
-            self._approved.add(step)
-            self._board.note(step, f"approved automatically after {deadline:g}s")
+            answered = await wait_for_person(lambda: step in self._approved or sent_back(), limits,
+                                             f"nobody reviewed {self._noun} {step!r}")
+            if not answered:
+                deadline = limits.review_deadline_seconds
+                workflow.logger.info("review of %s not answered within %ss: approved automatically", step, deadline,
+                                     extra={"stage": step})
+                self._approved.add(step)
+                self._board.note(step, f"approved automatically after {deadline:g}s")
         finally:
             self.awaiting = None
         record_human_wait(self._pattern, "review", began)
