@@ -101,6 +101,7 @@ async def test_the_agent_is_offered_exactly_its_labels(fake_worker):
     review - "hold" >> hold
     result = await run(start, Flow("Tides", start=review).input())
     assert fakes.stages_called() == ["review", "ship"] and states(result)["hold"] == "skipped"
+    assert {n.id: n.error for n in result.nodes}["hold"] == "skipped: no edge into it fired"
 
 
 async def test_a_loop_past_its_bound_fails_the_run_naming_the_node(fake_worker):
@@ -335,6 +336,7 @@ async def test_a_long_loop_continues_as_new_carrying_the_flow_state(fake_worker)
     result = await handle.result()
     assert result.runs > 1 and {n.id: n.visits for n in result.nodes} == {"setup": 1, "tick": 40, "end": 1}
     assert states(result) == {"setup": "done", "tick": "skipped", "end": "done"}  # tick: skipped at its bound
+    assert {n.id: n.error for n in result.nodes}["tick"] == "skipped: reached max_visits 40"
     assert result.edges_taken == 41 and result.outputs["tick"] == "TICK"  # setup → tick, then 40 loops
     assert result.outputs["setup"] == "setup v1"  # carried from the first run
     assert fakes.stages_called() == ["setup", "end"] and fakes.calls[1].context == ["tick"]

@@ -190,8 +190,7 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             if state in ("pending", "ready") and shown in ("done", "failed", "skipped"):
                 self.board.reset([node])
             elif state == "skipped" and shown != "skipped":
-                self.board.fail(node, "skipped: no edge into it fired" if self._flow.progress.visits[node] == 0
-                                or shown == "pending" else "skipped", state="skipped")
+                self.board.fail(node, self._skip_reason(node), state="skipped")
         self.info["visits"] = dict(self._flow.progress.visits)
         self.info["edges_taken"] = self._flow.progress.edges_taken
         self.info["last_edges"] = [e.model_dump(mode="json", exclude_defaults=True) for e in self._flow.progress.path_tail[-5:]]
@@ -200,6 +199,12 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         else:
             self.info.pop("asking", None)
         self.publish()
+
+    def _skip_reason(self, node: str) -> str:
+        bound = self._graph.nodes[node].max_visits  # type: ignore[union-attr]
+        if bound is not None and self._scheduler().progress.visits[node] >= bound:
+            return f"skipped: reached max_visits {bound}"
+        return "skipped: no edge into it fired"
 
     # ------------------------------------------------------------ one node
 
