@@ -110,7 +110,7 @@ class AgentActivities:
                 raise
             result = result.model_copy(update={"usage": self._registry.priced(result.model, result.usage)})
             self._metrics().record(request.agent.name, result.model, "ok", time.monotonic() - began, result.usage)
-            if request.artifact_key:
+            if request.artifact_key and not result.tool_calls:
                 key = self._artifacts.write(request.artifact_key, result.text)
                 result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
             log.info("agent call finished", total_tokens=result.usage.total_tokens, cost_usd=result.usage.cost_usd,
@@ -151,6 +151,9 @@ class AgentActivities:
         for _ in range(1 + CORRECTION_TRIES):
             answer = await self._complete_structured(request, messages, schema)
             usage += answer.usage
+            if answer.tool_calls:  # a turn that calls tools answers later (workflows/runtime/tool_use.py)
+                return AgentResult(text=answer.text, model=answer.model, usage=usage,
+                                   usage_estimated=answer.usage_estimated, tool_calls=answer.tool_calls)
             try:
                 data = schema.model_validate_json(_strip_fences(answer.text))
             except ValidationError as err:

@@ -32,16 +32,24 @@ async def flow_catalog(request: CatalogRequest) -> Catalog:
 
 @activity.defn(name="run_code")
 async def run_code(request: CodeRequest) -> CodeResult:
+    return await call_function(request.function, request.args, request.node)
+
+
+async def call_function(name: str, arguments: dict[str, Any], where: str) -> CodeResult:
+    """Run registered function ``name`` for ``where`` (a flow node, an agent's step):
+    unknown functions and bad arguments fail for good (types ``UnknownFunction``,
+    ``InvalidArguments``); the function's own exception fails this attempt, typed
+    by its class, and Temporal retries it as the function says."""
     try:
-        fn = code.find(request.function)
+        fn = code.find(name)
     except KeyError as err:
         raise ApplicationError(str(err.args[0]), type="UnknownFunction", non_retryable=True) from err
     try:
-        args = fn.arguments.model_validate(request.args)
+        args = fn.arguments.model_validate(arguments)
     except ValidationError as err:
-        raise ApplicationError(f"{request.function}: bad arguments: {explain(err)}"[:MAX_ERROR_CHARS],
+        raise ApplicationError(f"{name}: bad arguments: {explain(err)}"[:MAX_ERROR_CHARS],
                                type="InvalidArguments", non_retryable=True) from err
-    kwargs = {name: getattr(args, name) for name in type(args).model_fields}
+    kwargs = {field: getattr(args, field) for field in type(args).model_fields}
     try:
         if inspect.iscoroutinefunction(fn.call):
             value = await fn.call(**kwargs)
@@ -50,8 +58,8 @@ async def run_code(request: CodeRequest) -> CodeResult:
     except ApplicationError:
         raise
     except Exception as err:
-        log.warning("code step failed", function=request.function, node=request.node, error=repr(err)[:500])
-        raise ApplicationError(f"{request.function}: {type(err).__name__}: {err}"[:MAX_ERROR_CHARS],
+        log.warning("code function failed", function=name, where=where, error=repr(err)[:500])
+        raise ApplicationError(f"{name}: {type(err).__name__}: {err}"[:MAX_ERROR_CHARS],
                                type=type(err).__name__) from err
     return as_result(value)
 

@@ -10,6 +10,8 @@ checkout): run the demo end to end, or start, steer and inspect runs.
     python starter.py feedback ID "text" [--stage S]
     python starter.py rewind ID STAGE
     python starter.py answer ID "text" [--node N] [--label L]   # a flow's question to a person
+    python starter.py approve-tool ID [--call tool-N] [--by NAME]        # a needs_approval tool call
+    python starter.py deny-tool ID "reason" [--call tool-N] [--by NAME]
     python starter.py raise-budget ID [--tokens N] [--cost USD]
     python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
     python starter.py snapshots list ID ; python starter.py snapshots diff ID A B
@@ -231,6 +233,10 @@ async def steer(args: argparse.Namespace) -> int:
             print_json(await baton.answer(temporal, args.id, args.text, args.node, args.label))
         case "rewind":
             print_json(await baton.rewind(temporal, args.id, args.stage))
+        case "approve-tool":
+            print_json(await baton.approve_tool(temporal, args.id, args.call, args.by))
+        case "deny-tool":
+            print_json(await baton.deny_tool(temporal, args.id, args.reason, args.call, args.by))
         case "raise-budget":
             print_json(await baton.raise_budget(temporal, args.id, args.tokens, args.cost))
         case "cancel":
@@ -279,6 +285,14 @@ def parser() -> argparse.ArgumentParser:
     answer.add_argument("text")
     answer.add_argument("--node", help="the node asking (default: whichever is)")
     answer.add_argument("--label", help="which of the node's labelled edges to take")
+    approve_tool = sub.add_parser("approve-tool", help="let a tool call waiting for a person run (status: tool_approvals)")
+    deny_tool = sub.add_parser("deny-tool", help="refuse a waiting tool call; the agent's model is told the reason")
+    deny_tool.add_argument("id")
+    deny_tool.add_argument("reason")
+    approve_tool.add_argument("id")
+    for decide in (approve_tool, deny_tool):
+        decide.add_argument("--call", help="the waiting call's id, tool-N (default: the only one waiting)")
+        decide.add_argument("--by", help="who decides, shown in the trace")
     rewind = sub.add_parser("rewind", help="restore the checkpoint before a stage and run again from there")
     rewind.add_argument("id")
     rewind.add_argument("stage")
@@ -339,10 +353,10 @@ def show_agents(name: str | None, preview: bool, goal: str) -> int:
 
     registry = load_agents()
     if name is None:
-        table = Table("agent", "model", "fallbacks", "max tokens", "answers", box=None)
+        table = Table("agent", "model", "fallbacks", "max tokens", "answers", "tools", box=None)
         for spec in (registry.get(n) for n in registry.names):
             table.add_row(spec.name, spec.model, ", ".join([*spec.fallback_models, *spec.fallback_agents]) or "–",
-                          str(spec.max_tokens), spec.output_schema or "text")
+                          str(spec.max_tokens), spec.output_schema or "text", ", ".join(spec.tools) or "–")
         console.print(f"agents in {registry.source}:", highlight=False)
         console.print(table, highlight=False, soft_wrap=True)
         return 0

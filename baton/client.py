@@ -49,6 +49,7 @@ from baton.contracts import (
     SnapshotInfo,
     Status,
     SteerAck,
+    ToolDecisionRequest,
     explain,
 )
 from baton import search
@@ -60,7 +61,9 @@ from baton.trace import RunTrace, trace_run
 __all__ = [
     "BatonError",
     "approve",
+    "approve_tool",
     "cancel",
+    "deny_tool",
     "connect",
     "feedback",
     "live",
@@ -195,6 +198,19 @@ async def answer(client: Client, workflow_id: str, text: str, node: str | None =
     """Answer a flow's human node (``label``: which of its labelled edges to take)."""
     request = AnswerRequest(node=node, text=text, label=label)
     return await _call(client, workflow_id, lambda h: h.execute_update("answer", request, result_type=SteerAck))
+
+
+async def approve_tool(client: Client, workflow_id: str, call: str | None = None, by: str | None = None) -> SteerAck:
+    """Let a tool call waiting for a person run (``call``: its id in status.tool_approvals;
+    default the only one waiting)."""
+    request = ToolDecisionRequest(id=call, by=by)
+    return await _call(client, workflow_id, lambda h: h.execute_update("approve_tool", request, result_type=SteerAck))
+
+
+async def deny_tool(client: Client, workflow_id: str, reason: str, call: str | None = None, by: str | None = None) -> SteerAck:
+    """Refuse a waiting tool call; the model gets ``reason`` as the tool's result."""
+    request = ToolDecisionRequest(id=call, reason=reason, by=by)
+    return await _call(client, workflow_id, lambda h: h.execute_update("deny_tool", request, result_type=SteerAck))
 
 
 async def raise_budget(client: Client, workflow_id: str, max_tokens_total: int | None = None,

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 from baton.contracts import CodeInfo, RetrySpec
 
 CODE_ENV = "BATON_CODE"  # comma-separated modules holding a user's code functions
+BUILTIN_MODULES = ("baton.run_python",)  # Baton's own: registered on every worker, used only where named
 
 
 class CodeError(ValueError):
@@ -78,9 +79,9 @@ def _signature(fn: Callable[..., Any], step: str) -> tuple[type[BaseModel], dict
 
 
 def use(modules: Iterable[str] = (), env: Mapping[str, str] = os.environ) -> None:
-    """Import the modules holding code functions: ``modules`` and those in BATON_CODE."""
+    """Import the modules holding code functions: Baton's own, ``modules`` and those in BATON_CODE."""
     named = [m.strip() for m in env.get(CODE_ENV, "").split(",") if m.strip()]
-    for module in [*modules, *named]:
+    for module in [*BUILTIN_MODULES, *modules, *named]:
         if module in _modules:
             continue
         try:

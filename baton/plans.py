@@ -95,9 +95,9 @@ def phase_plan_errors(plan: PhasePlan, known_agents: set[str]) -> list[str]:
 
 def new_agent_spec(agent: NewAgent, template: AgentSpec) -> AgentSpec:
     """An agent the planner defined, on the template's model, timeouts and retries.
-    It never gets an output schema or anything else the planner did not say."""
+    It never gets an output schema, tools or anything else the planner did not say."""
     try:
-        return AgentSpec.model_validate({**template.model_dump(), "name": agent.name, "output_schema": None,
+        return AgentSpec.model_validate({**template.model_dump(), "name": agent.name, "output_schema": None, "tools": [],
                                          "instructions": f"You are {agent.role}.\n{agent.instructions}"})
     except ValidationError as err:
         raise ValueError(f"new agent {agent.name!r}: {explain(err)}") from None

@@ -27,9 +27,11 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from baton.contracts import AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, Usage
+from baton.contracts import (AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, ToolApproval,
+                             ToolCallRequest, ToolCallResult, Usage)
 
 CODE = "code"  # the "model" of a code step's call in a trace
+RESULT_PREVIEW_CHARS = 300
 CallOutcome = Literal["running", "completed", "failed", "timed_out", "cancelled"]
 RunOutcome = Literal["running", "completed", "failed", "cancelled", "terminated", "timed_out", "continued_as_new"]
 
@@ -49,6 +51,27 @@ class AgentCall(Contract):
     failures: list[str] = Field(default_factory=list, description="The last retried attempt's error, then the final one's")
     usage: Usage = Field(default_factory=Usage)
     context: list[str] = Field(default_factory=list, description="Steps whose outputs this call saw")
+
+
+class ToolCallTrace(Contract):
+    """One tool call an agent's model asked for that ran or waited for a person."""
+
+    agent: str
+    step: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    activity_id: str | None = Field(default=None, description="None: it never ran (denied, or still waiting)")
+    asked_at: datetime = Field(description="When the run took the model's call: scheduled it, or asked a person")
+    closed_at: datetime | None = None
+    outcome: Literal["running", "completed", "failed", "timed_out", "cancelled", "waiting", "denied", "not_run"] = "running"
+    attempts: int = 0
+    failures: list[str] = Field(default_factory=list)
+    result: str | None = Field(default=None, description="The start of what went back to the model")
+    is_error: bool = Field(default=False, description="The tool reported an error (an MCP tool's isError)")
+    approval: str | None = Field(default=None, description="Its approval's id (tool-N), when it needed one")
+    decided_by: str | None = Field(default=None, description="Who approved or denied it: the update's 'by', else "
+                                   "the client identity that sent it")
+    reason: str | None = Field(default=None, description="Why it was denied")
 
 
 class HumanAction(Contract):
@@ -96,6 +119,7 @@ class RunTrace(Contract):
     usage: Usage = Field(default_factory=Usage, description="This run's calls and its children's")
     flow: FlowInput | None = Field(default=None, description="A flow run's graph (its input)")
     flow_edges: list[FlowEdgeTaken] = Field(default_factory=list, description="The edges a flow run took, in order")
+    tool_calls: list[ToolCallTrace] = Field(default_factory=list, description="Agents' tool calls, in the order asked")
 
     def all_calls(self) -> list[AgentCall]:
         return [*self.calls, *(call for child in self.children for call in child.all_calls())]
@@ -162,6 +186,7 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
         except Exception:  # an input the run itself refused: the trace shows the run without its graph
             trace.flow = None
     calls: dict[int, AgentCall] = {}  # by scheduled event id
+    tools = _ToolCalls()
     updates: dict[str, HumanAction] = {}
     children: dict[int, ChildRef] = {}  # by initiated event id
     for event in events:
@@ -174,6 +199,9 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                 calls[event.event_id] = AgentCall(activity_id=attrs.activity_id, agent=f"code:{step.function}",
                                                   step=step.node, model=CODE, fallback=False, scheduled_at=at)
                 continue
+            if attrs.activity_type.name == "call_tool":
+                tools.scheduled(event.event_id, attrs.activity_id, await read.one(attrs.input, ToolCallRequest), at)
+                continue
             if attrs.activity_type.name != "run_agent":
                 continue
             request: AgentRequest = await read.one(attrs.input, AgentRequest)
@@ -183,12 +211,18 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                 context=[item.name for item in request.context])
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
-            if (call := calls.get(attrs.scheduled_event_id)) is not None:
-                call.started_at, call.attempts = at, attrs.attempt
+            if (call := calls.get(attrs.scheduled_event_id) or tools.by_event.get(attrs.scheduled_event_id)) is not None:
+                call.attempts = attrs.attempt
+                if isinstance(call, AgentCall):
+                    call.started_at = at
                 if attrs.HasField("last_failure"):
                     call.failures.append(f"attempt {attrs.attempt - 1}: {failure_text(attrs.last_failure)}")
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
+            if (tool := tools.by_event.get(attrs.scheduled_event_id)) is not None:
+                answer: ToolCallResult = await read.one(attrs.result, ToolCallResult)
+                tool.closed_at, tool.outcome, tool.is_error = at, "completed", answer.is_error
+                tool.result = answer.text[:RESULT_PREVIEW_CHARS]
             if (call := calls.get(attrs.scheduled_event_id)) is not None:
                 call.closed_at, call.outcome = at, "completed"
                 if call.model != CODE:  # a code step has no model and no usage
@@ -197,13 +231,13 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
         elif kind in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
             failed = kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
             attrs = event.activity_task_failed_event_attributes if failed else event.activity_task_timed_out_event_attributes
-            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+            if (call := calls.get(attrs.scheduled_event_id) or tools.by_event.get(attrs.scheduled_event_id)) is not None:
                 call.closed_at, call.outcome = at, "failed" if failed else "timed_out"
                 call.attempts = max(call.attempts, 1)
                 call.failures.append(f"attempt {call.attempts}: {failure_text(attrs.failure)}")
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
             attrs = event.activity_task_canceled_event_attributes
-            if (call := calls.get(attrs.scheduled_event_id)) is not None:
+            if (call := calls.get(attrs.scheduled_event_id) or tools.by_event.get(attrs.scheduled_event_id)) is not None:
                 call.closed_at, call.outcome = at, "cancelled"
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             attrs = event.workflow_execution_signaled_event_attributes
@@ -215,6 +249,8 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             if "ignored_signals" in memo:  # the run appends the signal it just ignored
                 ignored = (await read.one(Payloads(payloads=[memo["ignored_signals"]])))[-1]
                 _mark_ignored(trace.actions, ignored["name"], ignored["reason"])
+            if "tool_approval" in memo:  # a tool call now waits for a person
+                tools.asked(ToolApproval.model_validate(await read.one(Payloads(payloads=[memo["tool_approval"]]))))
             if "flow_edges" in memo:  # the edges a flow node just fired
                 taken = await read.one(Payloads(payloads=[memo["flow_edges"]]))
                 trace.flow_edges += [FlowEdgeTaken(at=at, **edge) for edge in taken]
@@ -226,6 +262,8 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                                  identity=request_.meta.identity, target=_named_step(args))
             updates[attrs.protocol_instance_id] = action
             trace.actions.append(action)
+            if action.name in ("approve_tool", "deny_tool"):
+                tools.decided(action)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             attrs = event.workflow_execution_update_completed_event_attributes
             if (action := updates.get(attrs.meta.update_id)) is not None:
@@ -254,10 +292,57 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 trace.error = failure_text(event.workflow_execution_failed_event_attributes.failure)
     trace.calls = list(calls.values())
+    trace.tool_calls = tools.in_order(still_running=trace.outcome == "running")
     trace.child_runs = list(children.values())
     trace.edges = _edges(trace) if trace.flow is None else _taken(trace.flow_edges)
     trace.usage = sum((call.usage for call in trace.calls), Usage())
     return trace
+
+
+class _ToolCalls:
+    """Tool calls as a history tells them: asked approvals (memo), people's decisions
+    (updates), the calls that ran (``call_tool`` activities)."""
+
+    def __init__(self) -> None:
+        self.by_event: dict[int, ToolCallTrace] = {}  # ran, by scheduled event id
+        self._approvals: dict[str, ToolCallTrace] = {}  # asked, by approval id
+        self._waiting: list[str] = []
+
+    def asked(self, approval: ToolApproval) -> None:
+        self._approvals[approval.id] = ToolCallTrace(agent=approval.agent, step=approval.step, tool=approval.tool,
+                                                     arguments=approval.arguments, asked_at=approval.asked_at,
+                                                     outcome="waiting", approval=approval.id)
+        self._waiting.append(approval.id)
+
+    def decided(self, action: HumanAction) -> None:
+        """An accepted approve_tool / deny_tool (its validator let it in: it named a waiting call,
+        or there was exactly one)."""
+        request = action.args[0] if action.args and isinstance(action.args[0], dict) else {}
+        approval_id = request.get("id") or (self._waiting[0] if self._waiting else None)
+        if approval_id not in self._approvals:
+            return
+        self._waiting.remove(approval_id)
+        call = self._approvals[approval_id]
+        call.decided_by = request.get("by") or action.identity
+        if action.name == "deny_tool":
+            call.outcome, call.closed_at, call.reason = "denied", action.at, request.get("reason") or "no reason given"
+
+    def scheduled(self, event_id: int, activity_id: str, request: ToolCallRequest, at: datetime) -> None:
+        asked = self._approvals.get(request.approval or "")
+        call = ToolCallTrace(agent=request.agent, step=request.step, tool=request.tool.name, arguments=request.arguments,
+                             activity_id=activity_id, asked_at=asked.asked_at if asked else at, approval=request.approval,
+                             decided_by=asked.decided_by if asked else None)
+        if asked is not None:
+            self._approvals[asked.approval or ""] = call  # the approved call, now running
+        self.by_event[event_id] = call
+
+    def in_order(self, still_running: bool) -> list[ToolCallTrace]:
+        unran = [call for call in self._approvals.values() if call.activity_id is None]
+        for call in unran:
+            if call.outcome == "waiting" and not still_running:
+                call.outcome = "not_run"  # the run went on (a review deadline) or ended without a decision
+        every = {id(call): call for call in [*self.by_event.values(), *unran]}
+        return sorted(every.values(), key=lambda call: call.asked_at)
 
 
 def _mark_ignored(actions: list[HumanAction], name: str, reason: str) -> None:

@@ -127,6 +127,19 @@ def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
+def _tool_rows(trace: RunTrace) -> list[tuple[datetime, str]]:
+    """A timeline's lines for the run's tool calls: what was asked, decided, answered."""
+    rows: list[tuple[datetime, str]] = []
+    for tool in trace.tool_calls:
+        took = f"{(tool.closed_at - tool.asked_at).total_seconds():6.2f}s" if tool.closed_at else "   …   "
+        decided = f" · {'denied' if tool.outcome == 'denied' else 'approved'} by {tool.decided_by}" if tool.decided_by else ""
+        rows.append((tool.asked_at, f"{took}  {tool.step}: {tool.agent} · tool {tool.tool} {_short([tool.arguments])} "
+                     f"· {tool.outcome}{decided}" + (f" · {tool.attempts} attempts" if tool.attempts > 1 else "")
+                     + (f" → {_short([tool.result])}" if tool.result else "") + (f" ({tool.reason})" if tool.reason else "")))
+        rows += [(tool.closed_at or tool.asked_at, f"         ↳ {failure}") for failure in tool.failures]
+    return rows
+
+
 def timeline(trace: RunTrace, indent: str = "") -> str:
     """Every call and action in time order, times relative to the run's start."""
     zero = trace.started_at
@@ -135,6 +148,7 @@ def timeline(trace: RunTrace, indent: str = "") -> str:
         took = f"{(call.closed_at - call.scheduled_at).total_seconds():6.2f}s" if call.closed_at else "   …   "
         rows.append((call.scheduled_at, f"{took}  {call.step}: {_call_line(call)}"))
         rows += [(call.closed_at or call.scheduled_at, f"         ↳ {failure}") for failure in call.failures]
+    rows += _tool_rows(trace)
     fetched = {child.workflow_id for child in trace.children}
     rows += [(ref.started_at, f"  child {ref.workflow_type} {ref.workflow_id} · {ref.outcome}" + ("" if ref.workflow_id in fetched else " (not fetched)"))
              for ref in trace.child_runs]

@@ -34,6 +34,7 @@ from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
 from baton import code, patterns
 from baton.activities import code as code_steps
+from baton.activities.tools import ToolActivities
 from baton.sandbox import workflow_runner
 
 log = structlog.get_logger("baton.worker")
@@ -44,18 +45,22 @@ def build_worker(
     registry: AgentRegistry,
     llm: openai.AsyncOpenAI,
     env: Mapping[str, str] = os.environ,
+    tools: ToolActivities | None = None,
 ) -> Worker:
+    """``tools``: the worker's tool activities, when the caller closes their MCP sessions
+    (``ToolActivities.close``) after the worker stops."""
     patterns.use(env=env)  # a user's own patterns (BATON_PATTERNS), registered with Baton's
-    code.use(env=env)  # a user's code functions (BATON_CODE), for flows' code nodes
+    code.use(env=env)  # a user's code functions (BATON_CODE), for flows' code nodes and agents' tools
     breakers = BreakerBoard(failures_to_open=int(env.get("BATON_BREAKER_FAILURES", "5")),
                             cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
     agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers)
+    tools = tools or ToolActivities(registry, env)
     return Worker(
         client,
         task_queue=task_queue(env),
         workflows=patterns.workflow_classes(),
         activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered,
-                    code_steps.run_code, code_steps.flow_catalog],
+                    code_steps.run_code, code_steps.flow_catalog, tools.resolve_tools, tools.call_tool],
         # One slot per concurrent LLM call this worker may make.
         max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
         # Agent calls started per second by this worker, and by all workers of the
@@ -91,7 +96,8 @@ async def run_worker(env: Mapping[str, str] = os.environ) -> None:
     registry = load_agents(env=env)
     llm = make_openai_client(env)
     client = await connect(env)
-    worker = build_worker(client, registry, llm, env)
+    tools = ToolActivities(registry, env)
+    worker = build_worker(client, registry, llm, env, tools)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -103,6 +109,7 @@ async def run_worker(env: Mapping[str, str] = os.environ) -> None:
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing agent calls in flight")
+    await tools.close()
     telemetry.flush()
     log.info("worker stopped")
 

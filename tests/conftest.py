@@ -28,6 +28,7 @@ from baton.worker import build_worker
 from baton.sandbox import workflow_runner
 from baton import code, patterns
 from baton.activities import code as code_steps
+from baton.activities.tools import ToolActivities
 
 # The example pattern of docs/authoring.md is loaded for the whole suite, as a
 # user's worker loads theirs (BATON_PATTERNS): every table of every pattern
@@ -35,7 +36,7 @@ from baton.activities import code as code_steps
 EXAMPLE_PATTERN = "examples.critics"
 patterns.use([EXAMPLE_PATTERN])
 # The code functions the flow tests and examples use, as a worker loads them (BATON_CODE).
-CODE_MODULES = ["tests.flow_functions", "examples.flows.functions"]
+CODE_MODULES = ["tests.flow_functions", "examples.flows.functions", "tests.tool_functions"]
 code.use(CODE_MODULES)
 
 BIN = Path(sys.executable).parent
@@ -43,10 +44,17 @@ TEMPORAL_CLI = BIN / "temporal"
 TEST_SERVER = BIN / "temporal-test-server"
 
 TEST_AGENTS_FILE = Path(__file__).parent / "agents.toml"
+# The test agents with tools: the examples' layer (researcher, archivist, the notes
+# MCP server) and the tool tests' own agents, layered as BATON_AGENTS layers files.
+TOOL_AGENTS = ":".join(str(p) for p in (TEST_AGENTS_FILE, Path(__file__).parent.parent / "examples/tools/agents.toml",
+                                        Path(__file__).parent / "tools_agents.toml"))
 
 
-def agent_registry() -> AgentRegistry:
-    return load_agents(TEST_AGENTS_FILE, env={})
+def agent_registry(env: dict[str, str] | None = None) -> AgentRegistry:
+    """The test agents, or the files ``env``'s BATON_AGENTS names (layered)."""
+    if env is None:
+        return load_agents(TEST_AGENTS_FILE, env={})
+    return load_agents(env={"BATON_AGENTS": env["BATON_AGENTS"]})
 
 
 @pytest.fixture(scope="session")
@@ -104,9 +112,14 @@ def worker_env(llm: ScriptedLLM, task_queue: str, **extra: str) -> dict[str, str
 async def real_worker(client: Client, llm: ScriptedLLM, task_queue: str, **extra_env: str) -> AsyncIterator[Worker]:
     """Baton's own worker (worker.build_worker) against the scripted LLM."""
     env = worker_env(llm, task_queue, **extra_env)
-    worker = build_worker(client, agent_registry(), make_openai_client(env), env)
-    async with worker:
-        yield worker
+    registry = agent_registry(env)
+    tools = ToolActivities(registry, env)
+    worker = build_worker(client, registry, make_openai_client(env), env, tools)
+    try:
+        async with worker:
+            yield worker
+    finally:
+        await tools.close()
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ from baton.content import content_pipeline
 from baton.contracts import PipelineInput, StageSpec, Status
 from baton.flows import builder
 from tests import flow_scenarios
-from tests.conftest import TEMPORAL_CLI, real_worker
+from tests.conftest import TEMPORAL_CLI, TOOL_AGENTS, real_worker
 from tests.llm_server import Reply, ScriptedLLM
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -354,6 +354,24 @@ async def flow_continued(client: Client, llm: ScriptedLLM) -> str:
     return handle.first_execution_run_id and handle.id
 
 
+async def tools(client: Client, llm: ScriptedLLM) -> str:
+    """A function tool and an MCP tool in parallel, one retried; then a tool needing
+    approval, called twice: one approved, one denied."""
+    llm.script_stage("find", Reply(tool_calls=[("search", {"query": "spring tides"}), ("flaky_lookup", {"topic": "moon"}),
+                                               ("notes__lookup", {"topic": "tides"})]), "Tides follow the moon.")
+    llm.script_stage("file", Reply(tool_calls=[("notes__add_note", {"topic": "tides", "text": "two a day"}),
+                                               ("notes__add_note", {"topic": "moon", "text": "made of cheese"})]),
+                     "Filed one note.")
+    handle = await baton.start_pipeline(client, stages(("find", "scout"), ("file", "archivist")), queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: len(s.tool_approvals) == 2)
+    await baton.approve_tool(client, handle.id, "tool-1", by="recorder")
+    await baton.deny_tool(client, handle.id, "not a fact", "tool-2", by="recorder")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+SCENARIO_ENV = {"tools": {"BATON_AGENTS": TOOL_AGENTS}}  # scenarios whose worker needs more than the test agents
+
 SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_straight": straight,
     "pipeline_steered": steered,
@@ -382,6 +400,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "flow_steered": flow_steered,
     "flow_parts": flow_parts,
     "flow_continued": flow_continued,
+    "tools": tools,
 }
 
 
@@ -403,7 +422,8 @@ async def main(names: list[str]) -> None:
             scenario = SCENARIOS[name]
             llm = ScriptedLLM().start()
             try:
-                async with real_worker(env.client, llm, QUEUE, BATON_ARTIFACTS_DIR=tempfile.mkdtemp()):
+                async with real_worker(env.client, llm, QUEUE, BATON_ARTIFACTS_DIR=tempfile.mkdtemp(),
+                                       **SCENARIO_ENV.get(name, {})):
                     workflow_id = await scenario(env.client, llm)
                 # The first run's history (a run that continued as new has several).
                 history = await env.client.get_workflow_handle(workflow_id, run_id=await _first_run(env.client, workflow_id)).fetch_history()

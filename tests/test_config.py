@@ -63,6 +63,17 @@ def test_retry_table_merges_field_by_field(tmp_path):
         ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\nfallback_agents = ['x']\n", "cannot be its own fallback"),
         ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n[prices.m]\ninput_usd_per_million = -1\n"
          "output_usd_per_million = 1\n", "price of model 'm': input_usd_per_million"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\ntools = ['docs.read']\n",
+         "agent 'x': tool 'docs.read' names MCP server 'docs', which has no [mcp.docs] table"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n[mcp.docs]\ncommand = ['a']\nurl = 'http://h'\n",
+         "MCP server 'docs': value: Value error, give either command (a stdio server) or url"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n[mcp.docs]\nurl = 'ftp://h'\n",
+         "url must start with http:// or https://"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n[mcp.'my.docs']\ncommand = ['a']\n",
+         "MCP server 'my.docs': name"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\n[tools.search]\nneeds_aproval = true\n",
+         "tool 'search': needs_aproval: Extra inputs are not permitted"),
+        ("[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\nmax_turns = 0\n", "agent 'x': max_turns"),
     ],
 )
 def test_bad_config_is_reported_with_file_agent_and_field(tmp_path, text, message):
@@ -80,6 +91,33 @@ def test_prices_turn_usage_into_cost_and_unpriced_models_cost_nothing(tmp_path):
     assert registry.priced("m", usage).cost_usd == pytest.approx(0.0025 + 0.002)
     assert registry.priced("other", usage).cost_usd == 0.0
     assert (registry.priced("m", usage) + registry.priced("m", usage)).cost_usd == pytest.approx(0.009)
+
+
+def test_agents_files_layer_table_by_table(tmp_path):
+    """BATON_AGENTS=a:b: b adds agents, tools and servers to a's, and overrides a's fields one by one."""
+    base = write(tmp_path, "[defaults]\nmodel = 'm'\n[agents.x]\ninstructions = 'i'\ntemperature = 0.1\n"
+                           "[agents.y]\ninstructions = 'j'\n")
+    layer = tmp_path / "tools.toml"
+    layer.write_text("[agents.x]\ntools = ['search', 'docs.*']\n[agents.z]\ninstructions = 'k'\n"
+                     "[tools.'docs.write']\nneeds_approval = true\n"
+                     "[mcp.docs]\nurl = 'http://127.0.0.1:9/mcp'\nheaders = { Authorization = 'Bearer ${DOCS_TOKEN}' }\n")
+    registry = load_agents(env={"BATON_AGENTS": f"{base}:{layer}", "DOCS_TOKEN": "never-read-here"})
+    assert registry.names == ["x", "y", "z"]
+    x = registry.get("x")
+    assert (x.instructions, x.temperature, x.tools, x.max_turns) == ("i", 0.1, ["search", "docs.*"], 10)
+    assert registry.tools["docs.write"].needs_approval and registry.tools["docs.write"].timeout_seconds is None
+    # The header keeps its ${VAR}: the worker reads the secret only when it connects.
+    assert registry.servers["docs"].headers == {"Authorization": "Bearer ${DOCS_TOKEN}"}
+    assert registry.source == f"{base}:{layer}"
+
+
+def test_an_agent_a_planner_defines_gets_no_tools():
+    from baton.plans import new_agent_spec
+    from baton.schemas import NewAgent
+
+    template = load_agents(DEFAULT_AGENTS_FILE, env={}).get("planner").model_copy(update={"tools": ["run_python"]})
+    made = new_agent_spec(NewAgent(name="hacker", role="a hacker", instructions="Use run_python."), template)
+    assert made.tools == [] and made.model == template.model
 
 
 def test_missing_file_says_which_and_how_to_choose_another(tmp_path):

@@ -23,7 +23,7 @@ def test_every_handler_a_client_may_call_is_described():
     pipeline = all_schemas()["pipeline"]
     assert pipeline["input"]["required"] == ["goal", "stages"]
     assert set(pipeline["signals"]) == {"pause", "resume", "approve"}
-    assert set(pipeline["updates"]) == {"approve", "feedback", "rewind", "raise_budget"}
+    assert set(pipeline["updates"]) == {"approve", "feedback", "rewind", "raise_budget", "approve_tool", "deny_tool"}
     assert set(pipeline["queries"]) == {"status", "result", "snapshots", "snapshot"}
     # The approve signal reads its payload itself: it is still described as ApproveRequest.
     assert set(pipeline["signals"]["approve"]["payload"]["properties"]) == {"stage", "run"}

@@ -65,3 +65,56 @@ async def test_a_canary_key_appears_in_no_history_memo_search_attribute_or_log(d
     assert CANARY not in logs
     assert scanned >= 9
 
+
+
+async def test_tool_secrets_from_the_worker_environment_reach_no_history_or_log(dev_env, llm, task_queue, tmp_path):
+    """MCP headers and a stdio server's environment take ${VAR}s from the worker; tools
+    that answer with them anyway have them redacted before the answer is recorded."""
+    import asyncio
+    import os
+    import sys
+
+    from tests.conftest import REPO_ROOT, TEST_AGENTS_FILE, free_port
+
+    token = f"tok-canary-{uuid.uuid4().hex}"
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.mcp_servers", "--http", str(port),
+                                                  cwd=REPO_ROOT, env={**os.environ, "MCP_TOKEN": token})
+    layer = tmp_path / "vault.toml"
+    layer.write_text(f'''
+[agents.vaulted]
+instructions = "Use the vault."
+tools = ["vault.leak", "local.leak"]
+
+[mcp.vault]
+url = "http://127.0.0.1:{port}/mcp"
+headers = {{ Authorization = "Bearer ${{VAULT_TOKEN}}" }}
+
+[mcp.local]
+command = ["python", "-m", "tests.mcp_servers"]
+env = {{ MCP_TOKEN = "${{VAULT_TOKEN}}" }}
+''')
+    llm.script_stage("open", Reply(tool_calls=[("vault__leak", {}), ("local__leak", {})]), Reply(text="opened"))
+    stream = io.StringIO()
+    configure_logging(level="DEBUG", fmt="json", stream=stream)
+    try:
+        async with real_worker(dev_env.client, llm, task_queue, VAULT_TOKEN=token,
+                               BATON_AGENTS=f"{TEST_AGENTS_FILE}:{layer}"):
+            handle = await baton.start(dev_env.client, baton.parse_input(
+                "pipeline", {"goal": "Open the vault", "stages": [{"name": "open", "agent": "vaulted"}]}),
+                workflow_id=f"vault-{uuid.uuid4().hex[:6]}", queue=task_queue)
+            await baton.wait_result(dev_env.client, handle.id)
+    finally:
+        configure_logging(level="WARNING", fmt="console", stream=io.StringIO())
+        server.terminate()
+        await server.wait()
+
+    answers = [m["content"] for m in [r for r in llm.requests if r.stage == "open"][1].body["messages"]
+               if m["role"] == "tool"]
+    # The token really reached both servers (the HTTP one let the call in; both echoed it) and was redacted.
+    assert answers == ["I was called with *** and env ***", "I was called with nothing and env ***"]
+    history = await dev_env.client.get_workflow_handle(handle.id).fetch_history()
+    described = await dev_env.client.get_workflow_handle(handle.id).describe()
+    for text in (history.to_json(), str(await described.memo()), stream.getvalue(), json.dumps([r.body for r in llm.requests])):
+        assert token not in text
+    assert "tool call finished" in stream.getvalue()

@@ -25,7 +25,7 @@ from baton.contracts import PipelineInput, StageSpec
 from baton.logs import configure_logging
 from baton.telemetry import interceptor
 from baton.temporal import connect
-from tests.conftest import address_of, free_port, real_worker
+from tests.conftest import TOOL_AGENTS, address_of, free_port, real_worker
 from tests.llm_server import Reply
 from tests.test_pipeline_logic import until
 
@@ -52,13 +52,19 @@ async def test_prometheus_endpoint_has_sdk_and_baton_metrics(dev_env, llm, task_
     llm.script_stage("research", Reply(status=500), "Tides follow the moon.")
     inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="research", agent="researcher"),
                                                       StageSpec(name="draft", agent="writer", review=True)])
+    # Tool calls: flaky_lookup fails once and is retried (one call, counted once, as it ended); a made-up tool.
+    llm.script_stage("find", Reply(tool_calls=[("flaky_lookup", {"topic": "metrics"}), ("made_up_tool", {})]), "found")
+    tools = PipelineInput(goal="Explain tides", stages=[StageSpec(name="find", agent="scout")])
     # A breaker that opens on the first failure and probes 50 ms later.
-    async with real_worker(client, llm, task_queue, BATON_BREAKER_FAILURES="1", BATON_BREAKER_COOLDOWN_SECONDS="0.05"):
+    async with real_worker(client, llm, task_queue, BATON_BREAKER_FAILURES="1", BATON_BREAKER_COOLDOWN_SECONDS="0.05",
+                           BATON_AGENTS=TOOL_AGENTS):
         handle = await baton.start(client, inp, workflow_id=f"metrics-{uuid.uuid4().hex[:6]}", queue=task_queue)
         await until(handle, lambda s: s.state == "awaiting_review", 30)
         await asyncio.sleep(0.5)  # a person takes a moment to read the draft
         await baton.approve(client, handle.id)
         await baton.wait_result(client, handle.id)
+        tooled = await baton.start(client, tools, workflow_id=f"tool-metrics-{uuid.uuid4().hex[:6]}", queue=task_queue)
+        await baton.wait_result(client, tooled.id)
         text = await asyncio.to_thread(scrape, port)
 
     assert sample(text, "baton_agent_calls", agent="researcher", model="test-model", outcome="retryable") == 1
@@ -74,6 +80,9 @@ async def test_prometheus_endpoint_has_sdk_and_baton_metrics(dev_env, llm, task_
     assert sample(text, "baton_agent_call_seconds_bucket", agent="writer", le="0.5") == 1
     assert sample(text, "baton_human_wait_seconds_bucket", kind="review", le="0.5") == 0
     assert "temporal_workflow_completed" in text and "temporal_activity_execution_latency" in text
+    assert sample(text, "baton_tool_calls", pattern="pipeline", tool="flaky_lookup", outcome="ok") == 1
+    assert sample(text, "baton_tool_calls", pattern="pipeline", tool="unknown", outcome="unknown_tool") == 1
+    assert "made_up_tool" not in text  # a name the model made up is not a label
 
 
 async def test_spans_once_per_real_execution_even_when_every_task_replays(dev_env, llm, task_queue):

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SnapshotInfo,
         Status,
         SteerAck,
+        ToolDecisionRequest,
         ToolSpec,
     )
     from baton.patterns import About
@@ -51,8 +52,10 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.runtime.caller import AgentCaller
     from baton.workflows.runtime.dag import RERUN_ANY_STEP
     from baton.workflows.runtime.ending import RunEnd
+    from baton.workflows.runtime.approvals import ToolApprovals
     from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES, Budget, PauseGate, ReviewGate
     from baton.workflows.runtime.timeline import Jump, Timeline
+    from baton.workflows.runtime.tool_use import ToolUse
 
 
 MAX_IGNORED = 20  # ignored signals kept in status and the memo
@@ -96,6 +99,8 @@ class ControlPlane(Generic[I]):
         self.reviews = ReviewGate(self.pattern, self.step_noun, self.board)
         self.budget = Budget(self.pattern, usage=lambda: self.agents.usage)
         self.end = RunEnd(self.pattern, self.board, self.timeline, self.agents, changed=self.publish)
+        self.approvals = ToolApprovals(self.pattern, changed=self.publish)
+        self.tool_use = ToolUse(self.approvals, self.step_noun, self.pattern, changed=self.publish)
         self._ignored: list[IgnoredSignal] = []
 
     # ------------------------------------------------------------ the run's input and its end
@@ -151,19 +156,26 @@ class ControlPlane(Generic[I]):
         (``conversation``: the turns so far); ``artifact`` also writes the answer as a
         file named by run, step and run number; ``actions``: labels the agent chooses
         one of (its answer's ``action``). A step without a row on the board
-        (a reducer call, a batch's item) is called all the same."""
+        (a reducer call, a batch's item) is called all the same. An agent with tools
+        of its own (and no ``tools`` from the caller) calls them turn by turn
+        (``ToolUse``), each later turn through the pause and budget gates again."""
         await self.pauses.wait()
         await self.budget.check(self.publish)
+        own_tools = [] if tools else await self.agents.tools_of(agent)
         on_board = step in self.board
         run = self.board.start(step) if on_board else 1
         self.board.call_started(step)
+        request = AgentRequest(
+            agent=self.agents.spec(agent), model=self.agents.spec(agent).model, goal=goal, stage=step,
+            instructions=instructions, context=list(context), feedback=self.timeline.feedback.get(step, []),
+            output_schema=schema, tools=list(tools), conversation=list(conversation), actions=list(actions),
+            artifact_key=f"{workflow.info().workflow_id}/{step}-v{run}.md" if artifact else None,
+        )
         try:
-            result = await self.agents.call(agent, AgentRequest(
-                agent=self.agents.spec(agent), model=self.agents.spec(agent).model, goal=goal, stage=step,
-                instructions=instructions, context=list(context), feedback=self.timeline.feedback.get(step, []),
-                output_schema=schema, tools=list(tools), conversation=list(conversation), actions=list(actions),
-                artifact_key=f"{workflow.info().workflow_id}/{step}-v{run}.md" if artifact else None,
-            ), self.budget.limits.priority)
+            if own_tools:
+                result = await self.tool_use.converse(request, own_tools, self._model_turn, self.budget.limits)
+            else:
+                result = await self.agents.call(agent, request, self.budget.limits.priority)
         finally:
             self.board.call_ended(step)
         if on_board:
@@ -171,6 +183,12 @@ class ControlPlane(Generic[I]):
         if result.artifact:
             self.timeline.add_artifact(step, result.artifact)
         return result
+
+    async def _model_turn(self, request: AgentRequest, first: bool) -> AgentResult:
+        if not first:  # the first went through the gates in call_agent
+            await self.pauses.wait()
+            await self.budget.check(self.publish)
+        return await self.agents.call(request.agent.name, request, self.budget.limits.priority)
 
     def step_done(self, step: str, output: str) -> None:
         self.timeline.done(step, output)
@@ -366,23 +384,55 @@ class ControlPlane(Generic[I]):
         if (why := self.budget.problem(request)) is not None:
             raise ValueError(why)
 
+    # ------------------------------------------------------------ tool approvals
+
+    @workflow.update
+    def approve_tool(self, request: ToolDecisionRequest) -> SteerAck:
+        """Let a waiting ``needs_approval`` tool call run."""
+        approval = self.approvals.decide(request, approved=True)
+        return SteerAck(message=f"tool call {approval.id} ({approval.tool}) approved")
+
+    @workflow.update
+    def deny_tool(self, request: ToolDecisionRequest) -> SteerAck:
+        """Refuse a waiting tool call: the model gets the denial and its reason as the tool's result."""
+        approval = self.approvals.decide(request, approved=False)
+        return SteerAck(message=f"tool call {approval.id} ({approval.tool}) denied")
+
+    @approve_tool.validator
+    def _validate_approve_tool(self, request: ToolDecisionRequest) -> None:
+        if (why := self.approvals.problem(request, self.end.state)) is not None:
+            raise ValueError(why)
+
+    @deny_tool.validator
+    def _validate_deny_tool(self, request: ToolDecisionRequest) -> None:
+        self._validate_approve_tool(request)
+
     # ------------------------------------------------------------ status
 
     def run_state(self) -> RunState:
         if self.end.state != "running":
             return self.end.state
-        if self.reviews.awaiting is not None or self.budget.waiting is not None:
+        if self.reviews.awaiting is not None or self.budget.waiting is not None or self.approvals.waiting:
             return "awaiting_review"
         if self.pauses.paused:
             return "paused"
         return "running"
 
     def waiting_for_person(self) -> str | None:
-        """The step a person is asked about now (a review gate; a pattern may add its own asks)."""
+        """The step a person is asked about now (a review gate, a tool call to approve; a
+        pattern may add its own asks)."""
+        if self.reviews.awaiting is None and self.approvals.waiting:
+            return next(iter(self.approvals.waiting.values())).step
         return self.reviews.awaiting
 
     def _shown_info(self) -> dict:
-        return {**self.info, "budget": self.budget.waiting} if self.budget.waiting is not None else dict(self.info)
+        """The pattern's info, and what the run waits for a person about (the Web UI's header line)."""
+        shown = dict(self.info)
+        if self.budget.waiting is not None:
+            shown["budget"] = self.budget.waiting
+        if self.approvals.waiting:
+            shown["approve"] = ", ".join(f"{a.id} {a.tool}" for a in self.approvals.waiting.values())
+        return shown
 
     def publish(self) -> None:
         """Show a visible change: the Web UI's details and, on indexed runs, BatonState."""
@@ -407,4 +457,6 @@ class ControlPlane(Generic[I]):
             error=self.end.error,
             info=self._shown_info(),
             ignored_signals=list(self._ignored),
+            tool_approvals=list(self.approvals.waiting.values()),
+            tool_calls=list(self.tool_use.calls),
         )

@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.runtime.parallel import run_parallel, wait_any_or
 
 RUN_ENDING = (BUDGET_EXCEEDED, "ReviewDeadline")  # failures that end the run, not just the node
+# A failed node's own type, kept when the run ends with it (docs/errors.md); others are FlowFailed.
+NODE_FAILURE_TYPES = ("AgentFailed", "CodeFailed", "UnknownAgent", "ToolFailed", "ToolTurnsExhausted")
 MAX_ITEMS = 1_000  # items one map node runs
 
 
@@ -228,7 +230,7 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             if kind in RUN_ENDING:
                 raise
             message = err.message if isinstance(err, ApplicationError) else f"node {node!r}: {root_message(err)}"
-            self._failure_types[node] = kind if kind in ("AgentFailed", "CodeFailed", "UnknownAgent") else "FlowFailed"
+            self._failure_types[node] = kind if kind in NODE_FAILURE_TYPES else "FlowFailed"
             self.board.fail(node, message)
             return Outcome(output=NodeOutput(text=message, failed=True))
         if outcome is None:
@@ -416,8 +418,8 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         return node
 
     def waiting_for_person(self) -> str | None:
-        """A review gate, or a human node's question."""
-        return self.reviews.awaiting or next(iter(self._asking), None)
+        """A review gate, a tool call to approve, or a human node's question."""
+        return super().waiting_for_person() or next(iter(self._asking), None)
 
     def run_state(self) -> str:  # type: ignore[override]
         state = super().run_state()

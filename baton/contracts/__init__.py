@@ -96,6 +96,10 @@ class AgentSpec(Contract):
         default=None,
         description="Name of a schema in baton.schemas, or 'package.module:Class'.",
     )
+    tools: list[str] = Field(
+        default_factory=list, description="Tools the model may call: registered functions by name, an MCP server's "
+        "as 'server.tool', or all of a server's as 'server.*' (docs/tools.md)")
+    max_turns: int = Field(default=10, ge=1, le=100, description="Model turns per step when the agent has tools")
 
 
 class ContextItem(Contract):
@@ -237,7 +241,8 @@ class ApproveRequest(Contract):
 
 # The types a failed run fails with (docs/errors.md): clients branch on these.
 ERROR_TYPES = ("InvalidInput", "UnknownWorkflowType", "UnknownAgent", "AgentFailed", "BudgetExceeded", "ReviewDeadline",
-               "InvalidPlan", "RunFailed", "CodeFailed", "FlowFailed")
+               "InvalidPlan", "RunFailed", "CodeFailed", "FlowFailed", "ToolFailed", "ToolTurnsExhausted", "UnknownTool",
+               "McpServerFailed")
 
 
 class IgnoredSignal(Contract):
@@ -335,6 +340,9 @@ class Status(Contract):
     error: str | None = None
     info: dict[str, Any] = Field(default_factory=dict, description="Pattern-specific: route, plan, round…")
     ignored_signals: list[IgnoredSignal] = Field(default_factory=list, description="Signals that changed nothing, and why")
+    tool_approvals: list[ToolApproval] = Field(
+        default_factory=list, description="Tool calls waiting for a person: approve_tool / deny_tool")
+    tool_calls: list[ToolOutcome] = Field(default_factory=list, description="Agents' tool calls so far (the latest 50)")
 
 
 # --------------------------------------------------------------------------- parallel work
@@ -352,6 +360,9 @@ from baton.contracts._flow import (Activation, AgentNode, AnswerRequest, CodeNod
                                   FlowNode, FlowProgress, FlowResult, HumanNode, MapNode, NodeOutput, NodeState,
                                   PatternNode)
 from baton.contracts._code import Catalog, CatalogRequest, CodeInfo, CodeRequest, CodeResult  # noqa: E402
+from baton.contracts._tools import (AgentTools, McpServerSpec, ToolApproval, ToolCallRequest,  # noqa: E402
+                                    ToolCallResult, ToolDecisionRequest, ToolInfo, ToolOutcome, ToolSettings,
+                                    ToolsRequest)
 from baton.contracts._fanout import FanOutInput, FanOutResult, TaskSpec  # noqa: E402
 from baton.contracts._hierarchical import HierarchicalInput, HierarchicalResult, PhaseOutcome  # noqa: E402
 from baton.contracts._map_reduce import (BatchTally, ItemFailure, MapBatchInput, MapBatchResult,  # noqa: E402

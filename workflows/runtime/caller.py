@@ -13,7 +13,8 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from baton.contracts import PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest, RetrySpec, Usage
+from baton.contracts import (PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, AgentTools, ResolveAgentsRequest,
+                             RetrySpec, ToolInfo, ToolsRequest, Usage)
 
 
 def retry_policy(retry: RetrySpec) -> RetryPolicy:
@@ -28,6 +29,7 @@ def retry_policy(retry: RetrySpec) -> RetryPolicy:
 class AgentCaller:
     def __init__(self, step_noun: str) -> None:
         self._specs: dict[str, AgentSpec] = {}
+        self._tools: dict[str, asyncio.Future[AgentTools]] = {}  # each agent's listing, once per run
         self._step_noun = step_noun
         self.usage = Usage()  # every agent call's, and every child run's, of this run
 
@@ -43,6 +45,28 @@ class AgentCaller:
             start_to_close_timeout=timedelta(seconds=10),
         )
         self._specs.update({spec.name: spec for spec in specs})
+
+    async def tools_of(self, name: str) -> list[ToolInfo]:
+        """The tools the agent's spec gives it, listed the first time the run calls it
+        (an activity: MCP servers may take seconds to start; recorded, so a replay never
+        lists them again). An agent a run made has none. Only what a run uses is listed:
+        a server that cannot start fails the runs that need it, not every run."""
+        spec = self._specs[name]
+        if not spec.tools:
+            return []  # no command at all: runs without tools replay as before tools existed
+        if name not in self._tools:
+            self._tools[name] = asyncio.ensure_future(workflow.execute_activity(
+                "resolve_tools", ToolsRequest(agents={name: spec.tools}), result_type=AgentTools,
+                start_to_close_timeout=timedelta(seconds=120), retry_policy=RetryPolicy(maximum_attempts=3),
+                summary=f"{name} · list tools"))
+        try:
+            # Shielded: steps calling the agent at once share one listing; one cancelled leaves it to the others.
+            listing = await asyncio.shield(self._tools[name])
+        except ActivityError as err:  # the step's failure (an unknown tool, a server that cannot start)
+            cause = err.cause if isinstance(err.cause, ApplicationError) else None
+            raise ApplicationError(f"agent {name!r}: " + (cause.message if cause else str(err.cause or err)),
+                                   type=cause.type if cause else "McpServerFailed", non_retryable=True) from err
+        return listing.agents[name]
 
     def define(self, spec: AgentSpec) -> None:
         """An agent made during the run (a planner's)."""

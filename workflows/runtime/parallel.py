@@ -45,3 +45,17 @@ async def wait_any(tasks: Collection[asyncio.Task]) -> None:
             task.cancel()
         await workflow.wait(tasks)
         raise
+
+
+async def gather_or_cancel(work: Sequence[Awaitable[T]]) -> list[T]:
+    """Every result, in order; when one fails the others are cancelled and awaited
+    before its error is raised, so nothing it started is left running (or waiting
+    for a person) after the failure."""
+    tasks = [asyncio.ensure_future(each) for each in work]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
