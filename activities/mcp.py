@@ -87,8 +87,9 @@ class _Session:
             raise McpServerError(self.spec.name, f"did not start and answer within {self.spec.connect_seconds:g}s",
                                  self.secrets) from None
         except (FileNotFoundError, PermissionError) as err:
-            raise McpServerError(self.spec.name, f"cannot start {self.spec.command[0]!r}: {err.strerror}",
-                                 self.secrets, retryable=False) from None
+            started = self.spec.command[0] if self.spec.command else self.spec.url
+            raise McpServerError(self.spec.name, f"cannot start {started!r}: {err.strerror}", self.secrets,
+                                 retryable=False) from None
         except Exception as err:  # noqa: BLE001
             raise McpServerError(self.spec.name, f"cannot connect: {_describe(err)}", self.secrets) from None
 

@@ -22,7 +22,7 @@ from baton import code
 from baton.activities.code import call_function
 from baton.activities.mcp import McpConnections
 from baton.agents import AgentRegistry
-from baton.contracts import AgentTools, RetrySpec, ToolCallRequest, ToolCallResult, ToolInfo, ToolsRequest
+from baton.contracts import RetrySpec, ToolCallRequest, ToolCallResult, ToolInfo, ToolsRequest
 
 log = structlog.get_logger("baton.tools")
 WIRE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what OpenAI-compatible endpoints take as a function name
@@ -40,19 +40,16 @@ class ToolActivities:
         await self.mcp.close()
 
     @activity.defn(name="resolve_tools")
-    async def resolve_tools(self, request: ToolsRequest) -> AgentTools:
-        """Each agent's tools, as its spec lists them (an MCP server's ``server.*``:
-        all its tools). A tool nobody registered or no server has fails for good."""
+    async def resolve_tools(self, request: ToolsRequest) -> list[ToolInfo]:
+        """An agent's tools, as its spec lists them (an MCP server's ``server.*``: all its
+        tools; each server listed once). A tool nobody registered or no server has fails for good."""
         listed: dict[str, list[ToolInfo]] = {}
-        tools: dict[str, list[ToolInfo]] = {}
-        for agent, names in request.agents.items():
-            tools[agent] = []
-            for name in names:
-                found = await self._resolve(agent, name, listed)
-                tools[agent] += [self._with_settings(info) for info in found if info not in tools[agent]]
-        return AgentTools(agents=tools)
+        tools: list[ToolInfo] = []
+        for name in request.tools:
+            tools += [self._with_settings(info) for info in await self._resolve(name, listed) if info not in tools]
+        return tools
 
-    async def _resolve(self, agent: str, name: str, listed: dict[str, list[ToolInfo]]) -> list[ToolInfo]:
+    async def _resolve(self, name: str, listed: dict[str, list[ToolInfo]]) -> list[ToolInfo]:
         if "." not in name:
             try:
                 fn = code.find(name).info

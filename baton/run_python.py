@@ -50,6 +50,10 @@ BLOCKED = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "
            "pty.", "ctypes.", "os.kill", "os.killpg", "signal.pthread_kill", "sys.remote_exec")
 WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
+def outside(raw):
+    path = os.path.realpath(os.fsdecode(raw))
+    return path if path != scratch and not path.startswith(scratch + os.sep) else None
+
 def refuse(event, args):
     if event.startswith(BLOCKED) and event != "socket.gethostname":
         raise PermissionError(f"run_python does not allow {event}")
@@ -59,17 +63,13 @@ def refuse(event, args):
             raise PermissionError("run_python may not read other processes' /proc files")
     if event == "open" and len(args) > 2 and args[0] is not None and not isinstance(args[0], int):
         mode, flags = args[1] or "", args[2] or 0
-        if any(c in str(mode) for c in "wax+") or flags & WRITES:
-            path = os.path.realpath(os.fsdecode(args[0]))
-            if path != scratch and not path.startswith(scratch + os.sep):
-                raise PermissionError(f"run_python may write only in its scratch directory, not {path}")
+        if (any(c in str(mode) for c in "wax+") or flags & WRITES) and (path := outside(args[0])):
+            raise PermissionError(f"run_python may write only in its scratch directory, not {path}")
     if event in ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.symlink", "os.link",
                  "os.truncate", "shutil.rmtree", "os.utime"):
         for arg in args[:2]:
-            if isinstance(arg, (str, bytes)):
-                path = os.path.realpath(os.fsdecode(arg))
-                if path != scratch and not path.startswith(scratch + os.sep):
-                    raise PermissionError(f"run_python may change files only in its scratch directory, not {path}")
+            if isinstance(arg, (str, bytes)) and (path := outside(arg)):
+                raise PermissionError(f"run_python may change files only in its scratch directory, not {path}")
 
 sys.addaudithook(refuse)
 del refuse

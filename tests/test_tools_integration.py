@@ -20,7 +20,7 @@ from baton.flows.builder import Flow, agent
 from baton.trace_render import render
 from tests.conftest import TOOL_AGENTS, real_worker
 from tests.llm_server import Reply
-from tests.test_cli import doc_lines, ok
+from tests.test_cli import doc_lines, ok, until_state
 
 
 
@@ -41,15 +41,6 @@ def tool_messages(request) -> list[dict]:
 def in_call_order(status: Status) -> list:
     """Tool calls as the model made them (status lists them as they finish)."""
     return sorted(status.tool_calls, key=lambda c: c.call_id)
-
-
-async def until(client: Client, workflow_id: str, holds, timeout: float = 30) -> Status:
-    async with asyncio.timeout(timeout):
-        while True:
-            status = await baton.status(client, workflow_id)
-            if holds(status):
-                return status
-            await asyncio.sleep(0.1)
 
 
 async def test_an_agent_calls_a_function_and_an_mcp_tool_in_parallel(dev_env, llm, task_queue):
@@ -125,7 +116,7 @@ async def test_a_tool_that_needs_approval_waits_for_a_person(dev_env, llm, task_
                      Reply(text="filed one note"))
     async with real_worker(dev_env.client, llm, task_queue, BATON_AGENTS=TOOL_AGENTS):
         workflow_id = await start(dev_env.client, task_queue, one_stage("archivist", "file"))
-        status = await until(dev_env.client, workflow_id, lambda s: len(s.tool_approvals) == 2)
+        status = await until_state(dev_env, workflow_id, lambda s: len(s.tool_approvals) == 2)
         assert status.state == "awaiting_review" and status.awaiting_review == "file"
         first, second = status.tool_approvals
         assert (first.tool, first.arguments) == ("notes.add_note", {"topic": "tides", "text": "two a day"})
@@ -255,7 +246,7 @@ async def test_the_docs_lines_run_a_tool_using_pipeline_and_the_content_pipeline
     async with real_worker(dev_env.client, llm, "baton", BATON_AGENTS=TOOL_AGENTS):
         for line in starts:
             await ok(line, dev_env)
-        await until(dev_env.client, "tools-1", lambda s: s.tool_approvals)
+        await until_state(dev_env, "tools-1", lambda s: s.tool_approvals)
         assert '"tool":"notes.add_note"' in await ok(query, dev_env)  # the CLI prints the waiting call
         await ok(approve, dev_env)
         result = await asyncio.wait_for(baton.wait_result(dev_env.client, "tools-1"), 60)

@@ -360,7 +360,7 @@ from baton.contracts._flow import (Activation, AgentNode, AnswerRequest, CodeNod
                                   FlowNode, FlowProgress, FlowResult, HumanNode, MapNode, NodeOutput, NodeState,
                                   PatternNode)
 from baton.contracts._code import Catalog, CatalogRequest, CodeInfo, CodeRequest, CodeResult  # noqa: E402
-from baton.contracts._tools import (AgentTools, McpServerSpec, ToolApproval, ToolCallRequest,  # noqa: E402
+from baton.contracts._tools import (McpServerSpec, ToolApproval, ToolCallRequest,  # noqa: E402
                                     ToolCallResult, ToolDecisionRequest, ToolInfo, ToolOutcome, ToolSettings,
                                     ToolsRequest)
 from baton.contracts._fanout import FanOutInput, FanOutResult, TaskSpec  # noqa: E402

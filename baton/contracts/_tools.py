@@ -71,11 +71,8 @@ class ToolInfo(Contract):
 
 
 class ToolsRequest(Contract):
-    agents: dict[str, list[str]] = Field(description="Agent -> the tools its spec lists (names or 'server.*')")
-
-
-class AgentTools(Contract):
-    agents: dict[str, list[ToolInfo]] = Field(default_factory=dict)
+    agent: str
+    tools: list[str] = Field(description="The tools its spec lists (names, 'server.tool' or 'server.*')")
 
 
 class ToolCallRequest(Contract):

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from baton.contracts import (PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, AgentTools, ResolveAgentsRequest,
+from baton.contracts import (PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest,
                              RetrySpec, ToolInfo, ToolsRequest, Usage)
 
 
@@ -29,7 +29,7 @@ def retry_policy(retry: RetrySpec) -> RetryPolicy:
 class AgentCaller:
     def __init__(self, step_noun: str) -> None:
         self._specs: dict[str, AgentSpec] = {}
-        self._tools: dict[str, asyncio.Future[AgentTools]] = {}  # each agent's listing, once per run
+        self._tools: dict[str, asyncio.Future[list[ToolInfo]]] = {}  # each agent's listing, once per run
         self._step_noun = step_noun
         self.usage = Usage()  # every agent call's, and every child run's, of this run
 
@@ -56,17 +56,16 @@ class AgentCaller:
             return []  # no command at all: runs without tools replay as before tools existed
         if name not in self._tools:
             self._tools[name] = asyncio.ensure_future(workflow.execute_activity(
-                "resolve_tools", ToolsRequest(agents={name: spec.tools}), result_type=AgentTools,
+                "resolve_tools", ToolsRequest(agent=name, tools=spec.tools), result_type=list[ToolInfo],
                 start_to_close_timeout=timedelta(seconds=120), retry_policy=RetryPolicy(maximum_attempts=3),
                 summary=f"{name} · list tools"))
         try:
             # Shielded: steps calling the agent at once share one listing; one cancelled leaves it to the others.
-            listing = await asyncio.shield(self._tools[name])
+            return await asyncio.shield(self._tools[name])
         except ActivityError as err:  # the step's failure (an unknown tool, a server that cannot start)
             cause = err.cause if isinstance(err.cause, ApplicationError) else None
             raise ApplicationError(f"agent {name!r}: " + (cause.message if cause else str(err.cause or err)),
                                    type=cause.type if cause else "McpServerFailed", non_retryable=True) from err
-        return listing.agents[name]
 
     def define(self, spec: AgentSpec) -> None:
         """An agent made during the run (a planner's)."""
