@@ -1,4 +1,4 @@
-"""Agents' tools: which tools each agent of a run has (listed once per run and
+"""Agents' tools: which tools an agent of a run has (listed at its first call and
 recorded, so replay never asks an MCP server again), and one tool call, each its
 own activity retried as the tool says.
 
