@@ -41,7 +41,7 @@ class SearchAttributeCheck:
         except RPCError as err:  # e.g. no operator permission: behave as unregistered
             log.warning("could not list the namespace's search attributes", namespace=namespace, error=str(err))
             names = set()
-        self._known, self._asked_at = all(key.name in names for key in search.ATTRIBUTES), time.monotonic()
+        self._known, self._asked_at = all(key.name in names for key in search.KEPT_BY_RUNS), time.monotonic()
         if not self._known and not self._warned:
             self._warned = True
             log.warning("runs started without BatonPattern stay unindexed: the namespace lacks Baton's search "

@@ -15,6 +15,9 @@ checkout): run the demo end to end, or start, steer and inspect runs.
     python starter.py raise-budget ID [--tokens N] [--cost USD]
     python starter.py trace ID|--file HISTORY.json [--format json|mermaid|timeline]
     python starter.py snapshots list ID ; python starter.py snapshots diff ID A B
+    python starter.py fork ID --at SNAPSHOT [--set STEP=@FILE] [--agent STEP=A] [--model STEP=M] [--input ...]
+    python starter.py edit-output ID STEP TEXT|@FILE [--note N] [--rerun] ; skip ID STEP REASON [--output ...]
+    python starter.py set-agent|set-model ID STEP NAME ; diff RUN_A RUN_B ; reseed FOLDER ...  # docs/time-travel.md
     python starter.py replay [--query Q] [--limit N] [--file HISTORY.json ...]   # before a deploy
     python starter.py list [--active] [--pattern P]      # your runs: id, pattern, state, age, tokens, cost
     python starter.py agents [NAME] [--preview]           # the team; one agent; what it would be sent
@@ -127,6 +130,53 @@ def read_input(pattern: str, raw: str):
     return baton.parse_input(pattern, raw)
 
 
+def text_arg(raw: str) -> str:
+    """A text argument as given, or a file's text for ``@FILE``."""
+    if not raw.startswith("@"):
+        return raw
+    try:
+        return Path(raw[1:]).read_text(encoding="utf-8")
+    except OSError as err:
+        raise baton.BatonError(f"cannot read {raw[1:]}: {err.strerror}") from None
+
+
+def step_pairs(given: list[str] | None, option: str, read_files: bool = False) -> dict[str, str]:
+    """``--set STEP=VALUE`` options as a mapping (VALUE may be @FILE where ``read_files``)."""
+    pairs: dict[str, str] = {}
+    for item in given or []:
+        step, sep, value = item.partition("=")
+        if not sep or not step.strip():
+            raise baton.BatonError(f"{option} takes STEP=VALUE, not {item!r}")
+        pairs[step.strip()] = text_arg(value) if read_files else value.strip()
+    return pairs
+
+
+def snapshot_arg(raw: str) -> int | str:
+    """``--at 5`` (a seq) or ``--at 'before draft'`` (a label)."""
+    return int(raw) if raw.strip().isdigit() else raw
+
+
+def seeded_input(args: argparse.Namespace):
+    """``reseed``: the run's input (``--content`` or ``--type/--input``) with the folder's outputs to begin with."""
+    from baton.contracts import ForkSpec
+    from baton.reseed import outputs_in
+
+    try:
+        outputs = outputs_in(Path(args.folder))
+    except ValueError as err:
+        raise baton.BatonError(str(err)) from None
+    if args.content is not None:
+        inp = content_pipeline(args.content, {a.strip() for a in (args.auto or "").split(",") if a.strip()})
+    elif args.input is not None:
+        inp = read_input(args.type, args.input)
+    else:
+        raise baton.BatonError("say what to run: --content TOPIC, or --type PATTERN --input ...")
+    steps = {s.name for s in getattr(inp, "stages", [])} or {n.id for n in getattr(inp, "nodes", [])}
+    if steps and (unknown := sorted(set(outputs) - steps)):
+        raise baton.BatonError(f"{args.folder}: no step {', '.join(unknown)} in this run; steps: {', '.join(sorted(steps))}")
+    return inp.model_copy(update={"fork": ForkSpec(set=outputs)})
+
+
 def print_json(value) -> None:
     print(value.model_dump_json(indent=2) if hasattr(value, "model_dump_json") else json.dumps(value, indent=2))
 
@@ -203,10 +253,32 @@ async def steer(args: argparse.Namespace) -> int:
     if args.command == "replay":
         return await replay_runs(args)
     # Bad input is reported before anything connects.
-    inp = read_input(args.type, args.input) if args.command == "start" else content_input(args) if args.command == "content" else None
+    inp = (read_input(args.type, args.input) if args.command == "start" else content_input(args) if args.command == "content"
+           else seeded_input(args) if args.command == "reseed" else None)
     temporal: Client = await connect()
     match args.command:
-        case "start" | "content":
+        case "fork":
+            changed = read_input((await baton.pattern_of(temporal, args.id)).name, args.input) if args.input else None
+            handle = await baton.fork(temporal, args.id, snapshot_arg(args.at), inp=changed, workflow_id=args.new_id,
+                                      set=step_pairs(args.set, "--set", read_files=True),
+                                      agents=step_pairs(args.agent, "--agent"), models=step_pairs(args.model, "--model"))
+            print(json.dumps({"workflow_id": handle.id, "run_id": handle.result_run_id, "fork_of": args.id,
+                              "web_ui": web_ui_url(handle.id, handle.result_run_id)}))
+            if args.watch:
+                final = await watch(temporal, handle.id, console)
+                return 0 if final.state == "completed" else 1
+        case "edit-output":
+            print_json(await baton.edit_output(temporal, args.id, args.stage, text_arg(args.text), args.note, args.rerun))
+        case "skip":
+            output = text_arg(args.output) if args.output is not None else None
+            print_json(await baton.skip(temporal, args.id, args.stage, args.reason, output))
+        case "set-agent":
+            print_json(await baton.set_agent(temporal, args.id, args.stage, args.name))
+        case "set-model":
+            print_json(await baton.set_model(temporal, args.id, args.stage, args.name))
+        case "diff":
+            print((await baton.diff(temporal, args.a, args.b)).text())
+        case "start" | "content" | "reseed":
             handle = await baton.start(temporal, inp, workflow_id=args.id)
             print(json.dumps({"workflow_id": handle.id, "run_id": handle.result_run_id, "web_ui": web_ui_url(handle.id, handle.result_run_id)}))
             if args.watch:
@@ -307,6 +379,44 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("id")
     diff.add_argument("a", type=int)
     diff.add_argument("b", type=int)
+    fork = sub.add_parser("fork", help="a NEW run that begins at a run's snapshot: earlier outputs inherited, no call "
+                                       "made again (docs/time-travel.md)")
+    fork.add_argument("id", help="the run to fork (it is left as it is)")
+    fork.add_argument("--at", required=True, help="the snapshot: its number (snapshots list ID) or label ('before draft')")
+    fork.add_argument("--set", action="append", metavar="STEP=@FILE", help="a step's output instead (text or @FILE); repeat")
+    fork.add_argument("--agent", action="append", metavar="STEP=AGENT", help="another agent for a step; repeat")
+    fork.add_argument("--model", action="append", metavar="STEP=MODEL", help="another model for a step; repeat")
+    fork.add_argument("--input", help="the new run's input (JSON or @FILE; default: the source's)")
+    fork.add_argument("--id", dest="new_id", help="the new run's workflow id (default: generated)")
+    fork.add_argument("--watch", action="store_true", help="show progress until the run ends")
+    edit = sub.add_parser("edit-output", help="replace a finished step's output in a running run")
+    edit.add_argument("id")
+    edit.add_argument("stage")
+    edit.add_argument("text", help="the new output, or @FILE")
+    edit.add_argument("--note", help="why, shown in the trace")
+    edit.add_argument("--rerun", action="store_true", help="also run what came after it again")
+    skip = sub.add_parser("skip", help="a step that has not started does not run")
+    skip.add_argument("id")
+    skip.add_argument("stage")
+    skip.add_argument("reason")
+    skip.add_argument("--output", help="the output it takes instead (text or @FILE; default: none)")
+    for name, what in (("set-agent", "agent"), ("set-model", "model")):
+        chosen = sub.add_parser(name, help=f"another {what} (from the agents file) runs a step from its next run on")
+        chosen.add_argument("id")
+        chosen.add_argument("stage")
+        chosen.add_argument("name", metavar=what.upper())
+    compare = sub.add_parser("diff", help="two runs step by step: which outputs differ, each step's calls and cost")
+    compare.add_argument("a", metavar="RUN_A")
+    compare.add_argument("b", metavar="RUN_B")
+    reseed = sub.add_parser("reseed", help="a new run that begins with the stage files of a folder (an old run's "
+                                           "artifacts), when its history is gone")
+    reseed.add_argument("folder", help="e.g. ~/.baton/artifacts/content-123 (STAGE-vN.md files)")
+    reseed.add_argument("--content", metavar="TOPIC", help="run the content pipeline on this topic")
+    reseed.add_argument("--auto", help="with --content: stages that run without review")
+    reseed.add_argument("--type", default="pipeline", metavar="PATTERN")
+    reseed.add_argument("--input", help="the run's input (JSON or @FILE) when not --content")
+    reseed.add_argument("--id", help="workflow id (default: generated)")
+    reseed.add_argument("--watch", action="store_true", help="show progress until the run ends")
     trace = sub.add_parser("trace", help="what happened in a run, from its history: agent calls, people's actions, edges")
     trace.add_argument("id", nargs="?", help="the run's workflow id")
     trace.add_argument("--file", help="a history exported with `temporal workflow show --output json` instead")

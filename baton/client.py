@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -39,22 +39,29 @@ from baton.contracts import (
     ApproveRequest,
     Contract,
     FlowInput,
+    EditOutputRequest,
     FeedbackRequest,
+    ForkSpec,
     LiveAnswer,
     PipelineInput,
     RaiseBudgetRequest,
     RewindRequest,
     RunInput,
+    SetAgentRequest,
+    SetModelRequest,
+    SkipRequest,
     Snapshot,
     SnapshotInfo,
     Status,
     SteerAck,
+    Usage,
     ToolDecisionRequest,
     explain,
 )
 from baton import search
-from baton.patterns import by_input, find_pattern
-from baton.snapshots import SnapshotDiff, diff_snapshots
+from baton.patterns import Pattern, by_input, find_pattern
+from baton.run_diff import RunDiff, StepSide, diff_runs
+from baton.snapshots import SnapshotDiff, diff_snapshots, pick_snapshot
 from baton.temporal import connect, task_queue
 from baton.trace import RunTrace, trace_run
 
@@ -65,15 +72,23 @@ __all__ = [
     "cancel",
     "deny_tool",
     "connect",
+    "diff",
+    "edit_output",
     "feedback",
+    "fork",
     "live",
     "parse_input",
     "parse_pipeline_input",
+    "pattern_of",
     "pause",
     "raise_budget",
     "result",
     "resume",
     "rewind",
+    "set_agent",
+    "set_model",
+    "skip",
+    "source_input",
     "start",
     "start_pipeline",
     "snapshot",
@@ -119,12 +134,18 @@ async def start(
         check_flow(inp)
     workflow_id = workflow_id or f"{pattern.name}-{uuid.uuid4().hex[:10]}"
     goal = pattern.goal(inp)
+    fork = inp.fork if isinstance(inp, RunInput) else None
+    forked = f" (fork of {fork.source} @ {fork.at})" if fork and fork.source else " (seeded)" if fork else ""
     options = dict(id=workflow_id, task_queue=queue or task_queue(), result_type=pattern.result,
-                   static_summary=f"{pattern.name}: {_clip(goal, 120)}",
-                   static_details=f"**Goal:** {_clip(goal, 1000)}\n\n{pattern.shape(inp)}")
+                   static_summary=f"{pattern.name}{forked}: {_clip(goal, 120)}",
+                   static_details=f"**Goal:** {_clip(goal, 1000)}\n\n{pattern.shape(inp)}"
+                   + (f"\n\n**Fork of** {fork.source} at snapshot {fork.at}" if fork and fork.source else ""))
     if isinstance(inp, RunInput):  # the run's agent calls and children inherit it
         options["priority"] = Priority(priority_key=PRIORITY_KEYS[inp.priority])
-    indexed = TypedSearchAttributes([SearchAttributePair(search.PATTERN, pattern.name)])
+    pairs = [SearchAttributePair(search.PATTERN, pattern.name)]
+    if fork and fork.source:
+        pairs.append(SearchAttributePair(search.FORK_OF, fork.source))
+    indexed = TypedSearchAttributes(pairs)
     try:
         try:
             return await client.start_workflow(pattern.workflow_type, inp, search_attributes=indexed, **options)
@@ -151,6 +172,93 @@ def check_flow(inp: FlowInput) -> None:
 
     if found := local_problems(inp):
         raise BatonError("the flow cannot run:\n" + "\n".join(f"- {p}" for p in found))
+
+
+async def fork(client: Client, source: str, at: int | str, *, set: Mapping[str, str] | None = None,
+               agents: Mapping[str, str] | None = None, models: Mapping[str, str] | None = None,
+               inp: Contract | None = None, workflow_id: str | None = None, queue: str | None = None,
+               source_run_id: str | None = None) -> WorkflowHandle[Any, Any]:
+    """Start a NEW run that begins at the source run's snapshot ``at`` (its seq or
+    label): the steps whose outputs that snapshot holds take them (no model call, no
+    cost); ``set`` gives steps other outputs, ``agents`` / ``models`` other agents or
+    models; the rest runs. ``inp``: the new run's input (default: the source's). The
+    source is untouched. docs/time-travel.md."""
+    pattern = await _forkable(client, source, source_run_id)
+    base = inp if inp is not None else await source_input(client, source, source_run_id)
+    if not isinstance(base, pattern.input):
+        raise BatonError(f"{source!r} is a {pattern.name} run; the fork's input must be a {pattern.name} input")
+    labels = await snapshots(client, source) if source_run_id is None else None
+    if labels is not None:
+        try:
+            pick_snapshot(labels, at)
+        except ValueError as err:
+            raise BatonError(f"cannot fork {source!r}: {err}") from None
+    try:
+        spec = ForkSpec(source=source, source_run_id=source_run_id, at=at, set=dict(set or {}),
+                        agents=dict(agents or {}), models=dict(models or {}))
+    except ValidationError as err:
+        raise BatonError(f"invalid fork: {explain(err)}") from None
+    changes: dict[str, Any] = {"fork": spec}
+    if "progress" in type(base).model_fields:  # a flow's continue-as-new state: the fork brings its own
+        changes["progress"] = None
+    return await start(client, base.model_copy(update=changes), workflow_id=workflow_id, queue=queue)
+
+
+async def pattern_of(client: Client, workflow_id: str, run_id: str | None = None) -> Pattern:
+    """The pattern a run is a run of (BatonError: no such run, or not a Baton pattern's)."""
+    described = await _call(client, workflow_id, lambda h: client.get_workflow_handle(workflow_id, run_id=run_id).describe())
+    try:
+        return find_pattern(described.workflow_type)
+    except ValueError:
+        raise BatonError(f"{workflow_id!r} is not a Baton run ({described.workflow_type})") from None
+
+
+async def _forkable(client: Client, source: str, run_id: str | None) -> Pattern:
+    pattern = await pattern_of(client, source, run_id)
+    if not getattr(pattern.workflow, "time_travel", False):
+        raise BatonError(f"a {pattern.name} run cannot be forked; the pipeline, planned DAG and flow can "
+                         "(docs/time-travel.md)")
+    return pattern
+
+
+async def source_input(client: Client, workflow_id: str, run_id: str | None = None) -> Contract:
+    """The input a run was started with (its first run's, for a run that continued as new: read from its history)."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    described = await _call(client, workflow_id, lambda h: handle.describe())
+    first_run = client.get_workflow_handle(workflow_id, run_id=described.raw_description.workflow_execution_info
+                                           .first_run_id or described.run_id)
+    async for event in first_run.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        model = find_pattern(described.workflow_type).input
+        try:
+            [value] = await client.data_converter.decode(payloads[:1], [model])
+        except (ValueError, ValidationError) as err:
+            raise BatonError(f"cannot read {workflow_id!r}'s input: {err}") from None
+        return value
+    raise BatonError(f"{workflow_id!r} has no history")
+
+
+async def edit_output(client: Client, workflow_id: str, stage: str, text: str, note: str | None = None,
+                      rerun: bool = False) -> SteerAck:
+    """Replace a finished step's output (``rerun``: what came after it runs again)."""
+    request = _request(EditOutputRequest, stage=stage, text=text, note=note, rerun=rerun)
+    return await _call(client, workflow_id, lambda h: h.execute_update("edit_output", request, result_type=SteerAck))
+
+
+async def skip(client: Client, workflow_id: str, stage: str, reason: str, output: str | None = None) -> SteerAck:
+    """A step that has not started does not run: it takes ``output``, or none."""
+    request = _request(SkipRequest, stage=stage, reason=reason, output=output)
+    return await _call(client, workflow_id, lambda h: h.execute_update("skip", request, result_type=SteerAck))
+
+
+async def set_agent(client: Client, workflow_id: str, stage: str, agent: str) -> SteerAck:
+    request = _request(SetAgentRequest, stage=stage, agent=agent)
+    return await _call(client, workflow_id, lambda h: h.execute_update("set_agent", request, result_type=SteerAck))
+
+
+async def set_model(client: Client, workflow_id: str, stage: str, model: str) -> SteerAck:
+    request = _request(SetModelRequest, stage=stage, model=model)
+    return await _call(client, workflow_id, lambda h: h.execute_update("set_model", request, result_type=SteerAck))
 
 
 async def pause(client: Client, workflow_id: str) -> None:
@@ -266,6 +374,26 @@ async def snapshots_diff(client: Client, workflow_id: str, a: int, b: int) -> Sn
     return diff_snapshots(await snapshot(client, workflow_id, a), await snapshot(client, workflow_id, b))
 
 
+async def diff(client: Client, run_a: str, run_b: str) -> RunDiff:
+    """Two runs step by step (a fork and its source, two forks): which outputs differ,
+    and each step's calls and cost in each run, or where its output came from."""
+    async def sides(workflow_id: str) -> tuple[dict[str, StepSide], Usage]:
+        outputs = getattr(await result(client, workflow_id), "outputs", {})
+        rows = (await status(client, workflow_id)).stages
+        calls = (await trace(client, workflow_id, children=False)).calls
+        found: dict[str, StepSide] = {}
+        for row in rows:
+            mine = [c for c in calls if c.step == row.name]
+            found[row.name] = StepSide(output=outputs.get(row.name), calls=len(mine), origin=row.origin,
+                                       usage=sum((c.usage for c in mine), Usage()))
+        for step, text in outputs.items():  # steps without a row (none today), shown all the same
+            found.setdefault(step, StepSide(output=text))
+        return found, sum((c.usage for c in calls), Usage())
+
+    (sides_a, usage_a), (sides_b, usage_b) = await sides(run_a), await sides(run_b)
+    return diff_runs(run_a, run_b, sides_a, sides_b, usage_a, usage_b)
+
+
 async def trace(client: Client, workflow_id: str, children: bool = True) -> RunTrace:
     """The run's trace from its history (finished, failed or still running), with its
     child runs'; render it with ``baton.trace_render.render``."""
@@ -292,6 +420,17 @@ async def _call(client: Client, workflow_id: str, action, result_type: type | No
         if err.status == RPCStatusCode.FAILED_PRECONDITION:
             raise BatonError(f"run {workflow_id} cannot take this: {err.message}") from None
         raise BatonError(f"Temporal rejected the request for {workflow_id}: {err.message}") from None
+
+
+C = TypeVar("C", bound=Contract)
+
+
+def _request(contract: type[C], **fields: Any) -> C:
+    """An update's request, or BatonError naming what is wrong with it (nothing is sent)."""
+    try:
+        return contract(**fields)
+    except ValidationError as err:
+        raise BatonError(f"invalid request: {explain(err)}") from None
 
 
 def _reason(err: WorkflowFailureError | WorkflowUpdateFailedError) -> str:

@@ -40,6 +40,14 @@ def _payload(name: str, arg_types: list[Any]) -> dict | None:
     return _schema(RAW_PAYLOADS[name] if hint is RawValue else hint, sent=True)
 
 
+TIME_TRAVEL_UPDATES = ("edit_output", "skip", "set_agent", "set_model")
+
+
+def _offered(pattern: Pattern, update: str) -> bool:
+    """Every pattern has the time-travel updates, refusing them where it cannot (docs/time-travel.md): not described there."""
+    return update not in TIME_TRAVEL_UPDATES or bool(getattr(pattern.workflow, "time_travel", False))
+
+
 def pattern_schema(pattern: Pattern) -> dict[str, Any]:
     defn = _Definition.must_from_class(pattern.workflow)  # the worker's class: what a run answers
     return {
@@ -49,7 +57,7 @@ def pattern_schema(pattern: Pattern) -> dict[str, Any]:
         "result": _schema(pattern.result),
         "signals": {name: {"payload": _payload(name, s.arg_types)} for name, s in sorted(defn.signals.items()) if name},
         "updates": {name: {"payload": _payload(name, u.arg_types), "answer": _schema(u.ret_type)}
-                    for name, u in sorted(defn.updates.items()) if name},
+                    for name, u in sorted(defn.updates.items()) if name and _offered(pattern, name)},
         "queries": {name: {"payload": _payload(name, q.arg_types), "answer": _schema(q.ret_type)}
                     for name, q in sorted(defn.queries.items()) if name},
         "error_types": list(ERROR_TYPES),

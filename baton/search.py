@@ -1,6 +1,8 @@
 """Baton's custom search attributes: filter runs in the Web UI and with
 ``temporal workflow list --query "BatonPattern = 'fan-out' AND BatonState = 'awaiting_review'"``.
 
+A fork started through Baton's client also names its source in ``BatonForkOf``.
+
 The embedded dev server registers them at start (and ``starter.py run`` adds them
 to a server whose database predates them); on another cluster register them
 once (``temporal operator search-attribute create``, docs/observability.md).
@@ -14,8 +16,10 @@ from temporalio.common import SearchAttributeKey
 
 PATTERN = SearchAttributeKey.for_keyword("BatonPattern")
 STATE = SearchAttributeKey.for_keyword("BatonState")
+FORK_OF = SearchAttributeKey.for_keyword("BatonForkOf")  # a fork's source run: `BatonForkOf = 'tides-1'`
 
-ATTRIBUTES = (PATTERN, STATE)
+ATTRIBUTES = (PATTERN, STATE, FORK_OF)
+KEPT_BY_RUNS = (PATTERN, STATE)  # what a run sets on itself when its starter did not
 
 
 def dev_server_flags() -> list[str]:

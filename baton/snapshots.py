@@ -1,5 +1,6 @@
-"""Compare two checkpoints of a run (the ``snapshot`` query): which steps'
-outputs appeared, disappeared or changed between them, and how."""
+"""Checkpoints of a run (the ``snapshots`` / ``snapshot`` queries): name one by
+seq or label, and compare two: which steps' outputs appeared, disappeared or
+changed between them, and how."""
 
 from __future__ import annotations
 
@@ -7,7 +8,23 @@ import difflib
 
 from pydantic import Field
 
-from baton.contracts import Contract, Snapshot
+from baton.contracts import Contract, Snapshot, SnapshotInfo
+
+
+def pick_snapshot(snapshots: list[SnapshotInfo], at: int | str) -> int:
+    """The seq ``at`` names: a seq, or a label (its latest checkpoint, when a step ran
+    more than once). Raises ValueError saying which exist."""
+    if isinstance(at, str) and at.strip().isdigit():  # "3" typed as a string in JSON
+        at = int(at)
+    if isinstance(at, int):
+        if not 1 <= at <= len(snapshots):
+            raise ValueError(f"no snapshot {at}; the run has {len(snapshots)}")
+        return at
+    matching = [s.seq for s in snapshots if s.label == at.strip()]
+    if not matching:
+        labels = ", ".join(dict.fromkeys(s.label for s in snapshots)) or "none yet"
+        raise ValueError(f"no snapshot labelled {at!r}; labels: {labels}")
+    return matching[-1]
 
 
 class SnapshotDiff(Contract):

@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from baton.contracts import (AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, ToolApproval,
+from baton.contracts import (AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, ForkInfo, ToolApproval,
                              ToolCallRequest, ToolCallResult, Usage)
 
 CODE = "code"  # the "model" of a code step's call in a trace
@@ -120,6 +120,8 @@ class RunTrace(Contract):
     flow: FlowInput | None = Field(default=None, description="A flow run's graph (its input)")
     flow_edges: list[FlowEdgeTaken] = Field(default_factory=list, description="The edges a flow run took, in order")
     tool_calls: list[ToolCallTrace] = Field(default_factory=list, description="Agents' tool calls, in the order asked")
+    fork: ForkInfo | None = Field(default=None, description="Where a forked run began: its source, the outputs it "
+                                  "inherited (no call here) and what they cost there")
 
     def all_calls(self) -> list[AgentCall]:
         return [*self.calls, *(call for child in self.children for call in child.all_calls())]
@@ -251,6 +253,8 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                 _mark_ignored(trace.actions, ignored["name"], ignored["reason"])
             if "tool_approval" in memo:  # a tool call now waits for a person
                 tools.asked(ToolApproval.model_validate(await read.one(Payloads(payloads=[memo["tool_approval"]]))))
+            if "fork" in memo:  # a fork's start: what it inherited
+                trace.fork = ForkInfo.model_validate(await read.one(Payloads(payloads=[memo["fork"]])))
             if "flow_edges" in memo:  # the edges a flow node just fired
                 taken = await read.one(Payloads(payloads=[memo["flow_edges"]]))
                 trace.flow_edges += [FlowEdgeTaken(at=at, **edge) for edge in taken]

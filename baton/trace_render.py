@@ -140,6 +140,20 @@ def _tool_rows(trace: RunTrace) -> list[tuple[datetime, str]]:
     return rows
 
 
+def _fork_line(trace: RunTrace) -> str | None:
+    """Where a forked or seeded run began, and what it did not call for."""
+    fork = trace.fork
+    if fork is None:
+        return None
+    began = f"fork of {fork.source} at snapshot {fork.at} ({fork.label})" if fork.source else "seeded run"
+    parts = [began, f"inherited: {', '.join(fork.inherited) or '–'}"]
+    if fork.set:
+        parts.append(f"set by a person: {', '.join(fork.set)}")
+    used = fork.inherited_usage
+    parts.append(f"inherited cost {used.total_tokens} tokens · {usd(used.cost_usd)} (not spent again)")
+    return " · ".join(parts)
+
+
 def timeline(trace: RunTrace, indent: str = "") -> str:
     """Every call and action in time order, times relative to the run's start."""
     zero = trace.started_at
@@ -162,7 +176,8 @@ def timeline(trace: RunTrace, indent: str = "") -> str:
     rows.sort(key=lambda row: row[0])
     head = (f"{indent}{trace.workflow_type} {trace.workflow_id} · {trace.outcome} · {len(trace.all_calls())} agent calls · "
             f"{trace.usage.total_tokens} tokens · {usd(trace.usage.cost_usd)}")
-    lines = [head] + [f"{indent}+{(at - zero).total_seconds():8.2f}s {text}" for at, text in rows]
+    lines = [head, *([f"{indent}{line}"] if (line := _fork_line(trace)) else [])]
+    lines += [f"{indent}+{(at - zero).total_seconds():8.2f}s {text}" for at, text in rows]
     if trace.error:
         lines.append(f"{indent}error: {trace.error}")
     for child in trace.children:

@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from baton.activities import AgentActivities, make_openai_client
 from baton.activities.artifacts import ArtifactStore, artifacts_dir
 from baton.activities.breaker import BreakerBoard
+from baton.activities.forks import ForkLoader
 from baton.activities.indexing import SearchAttributeCheck
 from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
@@ -60,7 +61,8 @@ def build_worker(
         task_queue=task_queue(env),
         workflows=patterns.workflow_classes(),
         activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered,
-                    code_steps.run_code, code_steps.flow_catalog, tools.resolve_tools, tools.call_tool],
+                    code_steps.run_code, code_steps.flow_catalog, tools.resolve_tools, tools.call_tool,
+                    ForkLoader(client).load_fork],
         # One slot per concurrent LLM call this worker may make.
         max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
         # Agent calls started per second by this worker, and by all workers of the

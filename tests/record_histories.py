@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from baton import client as baton
 from baton import search
 from baton.content import content_pipeline
-from baton.contracts import PipelineInput, StageSpec, Status
+from baton.contracts import PipelineInput, PlannedInput, StageSpec, Status
 from baton.flows import builder
 from tests import flow_scenarios
 from tests.conftest import TEMPORAL_CLI, TOOL_AGENTS, real_worker
@@ -370,6 +370,52 @@ async def tools(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+async def pipeline_forked(client: Client, llm: ScriptedLLM) -> str:
+    """A fork after a pipeline's first stage with another model for a later stage; at
+    its gate an edit, a skip with a person's output, another agent and another model."""
+    plain = stages(("a", "researcher"), ("b", "writer"), ("c", "editor"), ("d", "summarizer"))
+    source = await baton.start(client, plain, workflow_id="pipeline_forked-source", queue=QUEUE)
+    await baton.wait_result(client, source.id)
+    gated = plain.model_copy(update={"stages": [s.model_copy(update={"review": s.name == "b"}) for s in plain.stages]})
+    handle = await baton.fork(client, source.id, "after a", inp=gated, models={"c": "backup-model"},
+                              workflow_id="pipeline_forked", queue=QUEUE)
+    await wait_for(client, handle.id, lambda s: s.awaiting_review == "b")
+    await baton.edit_output(client, handle.id, "b", "b, edited", note="recorder")
+    await baton.skip(client, handle.id, "d", "written by hand", output="d by hand")
+    await baton.set_agent(client, handle.id, "c", "writer")
+    await baton.set_model(client, handle.id, "c", "test-model")
+    await baton.approve(client, handle.id, "b")
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def flow_forked(client: Client, llm: ScriptedLLM) -> str:
+    """The review loop example forked before its second pass (the loop where it was)."""
+    flow_scenarios.script(llm, "review_loop")
+    source = await baton.start(client, flow_scenarios.example("review_loop"), workflow_id="flow_forked-source", queue=QUEUE)
+    await baton.wait_result(client, source.id)
+    second_pass = [p for p in await baton.snapshots(client, source.id) if p.label == "before plan"][1]
+    llm.script_stage("plan", flow_scenarios.PLAN)
+    llm.script_stage("review", flow_scenarios.SCRIPTS["review_loop"]["review"][1])
+    handle = await baton.fork(client, source.id, second_pass.seq, workflow_id="flow_forked", queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+async def planned_forked(client: Client, llm: ScriptedLLM) -> str:
+    """A planned DAG forked after its first task: the plan inherited, one task's agent changed."""
+    llm.script_stage("plan", json.dumps({"tasks": [
+        {"id": "basics", "agent": "researcher", "prompt": "the basics", "depends_on": []},
+        {"id": "glossary", "agent": "writer", "prompt": "a glossary", "depends_on": ["basics"]}]}))
+    inp = PlannedInput(goal="Explain tides", agents=["researcher", "writer"], allow_new_agents=False)
+    source = await baton.start(client, inp, workflow_id="planned_forked-source", queue=QUEUE)
+    await baton.wait_result(client, source.id)
+    handle = await baton.fork(client, source.id, "after basics", agents={"glossary": "editor"},
+                              workflow_id="planned_forked", queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
 SCENARIO_ENV = {"tools": {"BATON_AGENTS": TOOL_AGENTS}}  # scenarios whose worker needs more than the test agents
 
 SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
@@ -401,6 +447,9 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "flow_parts": flow_parts,
     "flow_continued": flow_continued,
     "tools": tools,
+    "pipeline_forked": pipeline_forked,
+    "flow_forked": flow_forked,
+    "planned_forked": planned_forked,
 }
 
 

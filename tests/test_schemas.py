@@ -23,7 +23,11 @@ def test_every_handler_a_client_may_call_is_described():
     pipeline = all_schemas()["pipeline"]
     assert pipeline["input"]["required"] == ["goal", "stages"]
     assert set(pipeline["signals"]) == {"pause", "resume", "approve"}
-    assert set(pipeline["updates"]) == {"approve", "feedback", "rewind", "raise_budget", "approve_tool", "deny_tool"}
+    assert set(pipeline["updates"]) == {"approve", "feedback", "rewind", "raise_budget", "approve_tool", "deny_tool",
+                                        "edit_output", "skip", "set_agent", "set_model"}
+    assert "edit_output" not in all_schemas()["fan-out"]["updates"]  # refused there: not offered
+    assert set(pipeline["input"]["$defs"]["ForkSpec"]["properties"]) == {
+        "source", "source_run_id", "at", "set", "agents", "models"}
     assert set(pipeline["queries"]) == {"status", "result", "snapshots", "snapshot"}
     # The approve signal reads its payload itself: it is still described as ApproveRequest.
     assert set(pipeline["signals"]["approve"]["payload"]["properties"]) == {"stage", "run"}

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
@@ -32,12 +32,17 @@ with workflow.unsafe.imports_passed_through():
         ApproveRequest,
         ChatTurn,
         ContextItem,
+        EditOutputRequest,
         FeedbackRequest,
+        ForkSpec,
         IgnoredSignal,
         RaiseBudgetRequest,
         RewindRequest,
         RunInput,
         RunState,
+        SetAgentRequest,
+        SetModelRequest,
+        SkipRequest,
         Snapshot,
         SnapshotInfo,
         Status,
@@ -54,6 +59,8 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.runtime.ending import RunEnd
     from baton.workflows.runtime.approvals import ToolApprovals
     from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES, Budget, PauseGate, ReviewGate
+    from baton.workflows.runtime.inheritance import Inheritance
+    from baton.workflows.runtime.overrides import Overrides
     from baton.workflows.runtime.timeline import Jump, Timeline
     from baton.workflows.runtime.tool_use import ToolUse
 
@@ -80,6 +87,7 @@ class ControlPlane(Generic[I]):
     step_noun = "step"  # how messages name a step of this pattern: stage, task, expert answer…
     contract: type[RunInput] = RunInput  # the pattern's input
     run_start_patches: tuple[str, ...] = RUN_START_PATCHES  # decided in begin(), before any local activity
+    time_travel: ClassVar[bool] = False  # fork, edit_output, skip, set_agent, set_model (docs/time-travel.md)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -94,7 +102,9 @@ class ControlPlane(Generic[I]):
         self.info: dict = {}  # pattern-specific status (route, plan, round…), owned by the pattern
         self.board = StepBoard(changed=self.publish)
         self.agents = AgentCaller(self.step_noun)
-        self.timeline = Timeline()
+        self.inheritance = Inheritance()
+        self.overrides = Overrides()
+        self.timeline = Timeline(spent=lambda: self.inheritance.usage + self.agents.usage, state=self.checkpoint_state)
         self.pauses = PauseGate(self.pattern)
         self.reviews = ReviewGate(self.pattern, self.step_noun, self.board)
         self.budget = Budget(self.pattern, usage=lambda: self.agents.usage)
@@ -125,7 +135,45 @@ class ControlPlane(Generic[I]):
         for patch in self.run_start_patches:
             workflow.patched(patch)
         await publishing.index_own_run(self.pattern, self.run_state())
+        if self.inp.fork is not None:
+            await self._begin_fork(self.inp.fork)
         return self.inp
+
+    async def _begin_fork(self, fork: ForkSpec) -> None:
+        """A fork: the source's snapshot read once, the people's choices checked
+        against the run's steps and the agents file; any problem fails the run at once."""
+        if not self.time_travel:
+            raise self.end.invalid_input([f"fork: a {self.pattern} run cannot be forked; the pipeline, planned DAG "
+                                          "and flow can (docs/time-travel.md)"])
+        try:
+            await self.inheritance.load(fork)
+            steps = self.fork_steps()
+            named = {*fork.set, *fork.agents, *fork.models}
+            if steps is not None and (unknown := sorted(named - steps)):
+                raise ValueError(f"fork: no {self.step_noun} {', '.join(map(repr, unknown))} in this run; "
+                                 f"{self.step_noun}s: {', '.join(sorted(steps))}")
+            if steps is not None:  # a fork with other steps (--input) inherits only the ones it has
+                self.inheritance.keep_only(steps)
+            for agent in set(fork.agents.values()):
+                await self.agents.known(agent)
+            if fork.models and (unknown := sorted(set(fork.models.values()) - await self.agents.models())):
+                raise ValueError(f"fork: no agent of the agents file uses model {', '.join(map(repr, unknown))}")
+        except ValueError as err:
+            raise self.end.invalid_input([str(err)]) from None
+        self.overrides.agents.update(fork.agents)
+        self.overrides.models.update(fork.models)
+        assert self.inheritance.info is not None
+        workflow.upsert_memo({"fork": self.inheritance.info.model_dump(mode="json")})
+
+    def fork_steps(self) -> set[str] | None:
+        """The steps a fork's choices may name, known before the run (None: known only
+        as it goes, like a plan's tasks)."""
+        return None
+
+    def checkpoint_state(self) -> BaseModel | None:
+        """What a checkpoint records besides the outputs, when they cannot say where the
+        run was (a flow's progress): what a fork there begins from."""
+        return None
 
     @contextlib.contextmanager
     def ends_of_run(self, inp: RunInput) -> Iterator[None]:
@@ -159,10 +207,22 @@ class ControlPlane(Generic[I]):
         (a reducer call, a batch's item) is called all the same. An agent with tools
         of its own (and no ``tools`` from the caller) calls them turn by turn
         (``ToolUse``), each later turn through the pause and budget gates again."""
+        agent = self.overrides.agent(step, agent)
+        on_board = step in self.board
+        structured = bool(schema or actions or self.agents.spec(agent).output_schema)
+        if (given := self.inheritance.take(step, structured)) is not None:  # a fork's, or a person's: no call
+            if on_board:
+                self.board.took(step, self.inheritance.origin[step])
+            if given.artifact:  # the source's file: later steps read the whole output from it
+                self.timeline.add_artifact(step, given.artifact)
+            return given
         await self.pauses.wait()
         await self.budget.check(self.publish)
         own_tools = [] if tools else await self.agents.tools_of(agent)
-        on_board = step in self.board
+        if on_board and agent != self.board.agent(step):
+            self.board.assign(step, agent)
+        if on_board:
+            self.board.chosen(step, self.overrides.shown(step))
         run = self.board.start(step) if on_board else 1
         self.board.call_started(step)
         request = AgentRequest(
@@ -175,7 +235,7 @@ class ControlPlane(Generic[I]):
             if own_tools:
                 result = await self.tool_use.converse(request, own_tools, self._model_turn, self.budget.limits)
             else:
-                result = await self.agents.call(agent, request, self.budget.limits.priority)
+                result = await self.agents.call(agent, request, self.budget.limits.priority, self.overrides.model(step))
         finally:
             self.board.call_ended(step)
         if on_board:
@@ -188,7 +248,8 @@ class ControlPlane(Generic[I]):
         if not first:  # the first went through the gates in call_agent
             await self.pauses.wait()
             await self.budget.check(self.publish)
-        return await self.agents.call(request.agent.name, request, self.budget.limits.priority)
+        return await self.agents.call(request.agent.name, request, self.budget.limits.priority,
+                                      self.overrides.model(request.stage))
 
     def step_done(self, step: str, output: str) -> None:
         self.timeline.done(step, output)
@@ -210,7 +271,10 @@ class ControlPlane(Generic[I]):
 
     async def review_gate(self, step: str) -> None:
         """Wait after a ``review: true`` step until it is approved or sent back. A gate
-        with no step of its own (a fan-out's ``failures``) gets a person's row first."""
+        with no step of its own (a fan-out's ``failures``) gets a person's row first. A
+        step whose output was inherited or given by a person has been seen already."""
+        if step in self.inheritance.origin:
+            return
         if step not in self.board:
             self.board.add([(step, "person")])
         await self.reviews.wait(step, sent_back=lambda: self.timeline.jump is not None, limits=self.budget.limits)
@@ -370,6 +434,114 @@ class ControlPlane(Generic[I]):
         """One checkpoint with the outputs and feedback it held."""
         return self.timeline.snapshot(seq)
 
+    # ------------------------------------------------------------ time travel inside a run (docs/time-travel.md)
+
+    @workflow.update
+    def edit_output(self, request: EditOutputRequest) -> SteerAck:
+        """Replace a finished step's output. Steps that have not run yet see the edit;
+        with ``rerun`` the steps after it run again too (it keeps the edit)."""
+        self._require_time_travel(request.stage, "edit")
+        self.timeline.edit(request.stage, request.text)
+        self.output_edited(request.stage, request.text)
+        self.board.took(request.stage, "set")
+        if request.note:
+            self.board.note(request.stage, f"edited: {request.note}")
+        if not request.rerun:
+            return SteerAck(message=f"{self.step_noun} {request.stage!r} edited; what runs from now on sees the edit")
+        self.inheritance.give(request.stage, request.text)
+        self._ask_jump(Jump(request.stage))
+        return SteerAck(rerun_from=request.stage,
+                        message=f"{self.step_noun} {request.stage!r} edited; what came after it runs again")
+
+    @edit_output.validator
+    def _validate_edit_output(self, request: EditOutputRequest) -> None:
+        self._require_time_travel(request.stage, "edit")
+        if not self.has_output(request.stage):
+            raise ValueError(f"{self.step_noun} {request.stage!r} has not finished "
+                             f"({self.board.state(request.stage)}); only a finished one's output can be edited")
+        if not request.text.strip():
+            raise ValueError("the new output must not be empty")
+        if request.rerun:
+            self.rerun_scope(request.stage)  # raises when the pattern cannot run it again
+
+    def has_output(self, step: str) -> bool:
+        """Whether ``step`` has finished with an output a person may edit (done, or waiting at its review gate)."""
+        return self.board.state(step) in ("done", "awaiting_review") and step in self.timeline.outputs
+
+    def output_edited(self, step: str, text: str) -> None:
+        """A pattern that keeps outputs of its own (a flow's progress) takes the edit there too."""
+
+    @workflow.update
+    def skip(self, request: SkipRequest) -> SteerAck:
+        """A pending step does not run: it takes the person's ``output``, or none."""
+        self._require_time_travel(request.stage, "skip")
+        if request.output is not None:
+            self.inheritance.give(request.stage, request.output)
+        else:
+            self.inheritance.skip(request.stage, f"skipped by a person: {request.reason}")
+        self.board.note(request.stage, f"skip: {request.reason}")
+        self.publish()
+        return SteerAck(message=f"{self.step_noun} {request.stage!r} will be skipped"
+                        + (" with the output given" if request.output is not None else ""))
+
+    @skip.validator
+    def _validate_skip(self, request: SkipRequest) -> None:
+        self._require_time_travel(request.stage, "skip")
+        if self.board.state(request.stage) != "pending":
+            raise ValueError(f"{self.step_noun} {request.stage!r} is {self.board.state(request.stage)}; "
+                             "only one that has not started can be skipped")
+
+    def take_skip(self, step: str) -> bool:
+        """Whether a person skipped ``step`` (shown skipped on the board, once)."""
+        reason = self.inheritance.skipped(step)
+        if reason is not None:
+            self.board.fail(step, reason, state="skipped")
+            self.board.took(step, "skipped")
+        return reason is not None
+
+    @workflow.update
+    async def set_agent(self, request: SetAgentRequest) -> SteerAck:
+        """Another agent of the agents file runs the step from its next run on."""
+        self._require_time_travel(request.stage, "set_agent")
+        try:
+            await self.agents.known(request.agent)
+        except ValueError as err:
+            raise ApplicationError(str(err), type="InvalidRequest", non_retryable=True) from None
+        self.overrides.agents[request.stage] = request.agent
+        self.board.assign(request.stage, request.agent)
+        self.board.chosen(request.stage, self.overrides.shown(request.stage))
+        self.publish()
+        return SteerAck(message=f"{self.step_noun} {request.stage!r} runs with agent {request.agent!r} from its next run")
+
+    @set_agent.validator
+    def _validate_set_agent(self, request: SetAgentRequest) -> None:
+        self._require_time_travel(request.stage, "set_agent")
+
+    @workflow.update
+    async def set_model(self, request: SetModelRequest) -> SteerAck:
+        """The step's agent uses another model (one the agents file names) from its next run on."""
+        self._require_time_travel(request.stage, "set_model")
+        if request.model not in await self.agents.models():
+            raise ApplicationError(f"no agent of the agents file uses model {request.model!r}",
+                                   type="InvalidRequest", non_retryable=True)
+        self.overrides.models[request.stage] = request.model
+        self.board.chosen(request.stage, self.overrides.shown(request.stage))
+        self.publish()
+        return SteerAck(message=f"{self.step_noun} {request.stage!r} runs on {request.model!r} from its next run")
+
+    @set_model.validator
+    def _validate_set_model(self, request: SetModelRequest) -> None:
+        self._require_time_travel(request.stage, "set_model")
+
+    def _require_time_travel(self, step: str, what: str) -> None:
+        if not self.time_travel:
+            raise ValueError(f"a {self.pattern} run takes no {what}; the pipeline, planned DAG and flow do "
+                             "(docs/time-travel.md)")
+        if self.end.state not in STEADY_STATES:
+            raise ValueError(f"the run is {self.end.state}; it can no longer be steered")
+        if step not in self.board:
+            raise ValueError(f"unknown {self.step_noun} {step!r}; {self.step_noun}s: {', '.join(self.board.names())}")
+
     # ------------------------------------------------------------ budget
 
     @workflow.update
@@ -432,6 +604,8 @@ class ControlPlane(Generic[I]):
             shown["budget"] = self.budget.waiting
         if self.approvals.waiting:
             shown["approve"] = ", ".join(f"{a.id} {a.tool}" for a in self.approvals.waiting.values())
+        if (fork := self.inheritance.info) is not None and fork.source is not None:
+            shown["fork of"] = f"{fork.source} @ {fork.at}"
         return shown
 
     def publish(self) -> None:
@@ -459,4 +633,5 @@ class ControlPlane(Generic[I]):
             ignored_signals=list(self._ignored),
             tool_approvals=list(self.approvals.waiting.values()),
             tool_calls=list(self.tool_use.calls),
+            fork=self.inheritance.info,
         )

@@ -40,6 +40,10 @@ def step_line(s: StageStatus) -> str:
         fields.append(_plain(s.model))
     if s.runs:
         fields.append(f"{s.runs} run" + ("" if s.runs == 1 else "s"))
+    if s.origin:
+        fields.append(s.origin)
+    if s.override:
+        fields.append("chosen: " + _plain(s.override, 80))
     if s.feedback:
         fields.append("feedback: " + " / ".join(_plain(text, 80) for text in s.feedback))
     if s.error:

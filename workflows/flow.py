@@ -25,7 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from baton.contracts import (Activation, AgentResult, AnswerRequest, Catalog, CatalogRequest, CodeInfo, CodeRequest, CodeResult,
                                  ContextItem, FlowInput, FlowProgress, FlowResult, NodeOutput, NodeState, SteerAck,
-                                 explain)
+                                 Usage, explain)
     from baton.flows.checks import Knowledge, pattern_results, problems, schema_names
     from baton.flows.expressions import ExpressionError
     from baton.flows.graph import FlowGraph
@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.runtime.caller import retry_policy
     from baton.workflows.runtime.ending import root_message
     from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES, wait_for_person
+    from baton.workflows.runtime.inheritance import json_object
     from baton.workflows.runtime.parallel import run_parallel, wait_any_or
 
 RUN_ENDING = (BUDGET_EXCEEDED, "ReviewDeadline")  # failures that end the run, not just the node
@@ -75,6 +76,8 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         shape=lambda i: f"**Flow:** {len(i.nodes)} nodes, {len(i.edges)} edges, from {i.start}",
     )
 
+    time_travel = True  # a fork begins from the flow's progress at the snapshot (its loops where they were)
+
     @workflow.init
     def __init__(self, raw: RawValue = NO_INPUT) -> None:
         super().__init__(raw)
@@ -83,6 +86,8 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         self._functions: dict[str, CodeInfo] = {}
         self._asking: dict[str, str] = {}  # human node -> its question, while it waits for an answer
         self._answers: dict[str, AnswerRequest] = {}
+        self._at_gate: dict[str, Outcome] = {}  # agent nodes waiting at their review gate, with their outcome
+        self._finishing: tuple[str, Outcome] | None = None  # the node whose "after" checkpoint is being taken
         self._failure_types: dict[str, str] = {}  # failed node -> the error type the run fails with, if nothing catches it
 
     @workflow.run
@@ -93,11 +98,12 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             found = await self._check(inp)
             if found:
                 raise self.end.invalid_input(found)
-            progress = inp.progress or FlowProgress()
+            forked = self._forked_progress()
+            progress = inp.progress or forked or FlowProgress()
             self._graph = FlowGraph.of(inp)
             self._flow = FlowScheduler(self._graph, progress, inp.goal)
             self._resume_from(progress)
-            if inp.progress is None:
+            if inp.progress is None and forked is None:
                 self._flow.queue(Activation(node=inp.start))
             await self._run_nodes()
         return self.result()
@@ -113,6 +119,50 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         self._functions = {f.name: f for f in catalog.functions}
         return problems(inp, Knowledge(agents=agents, schemas=catalog.schemas, functions=self._functions,
                                        patterns=pattern_results()))
+
+    def _forked_progress(self) -> FlowProgress | None:
+        """A fork's start: the source's progress at the snapshot (its loops where they
+        were), with the outputs a person set on nodes it holds. None: start at the start."""
+        seed = self.inheritance.seed
+        if seed is None or seed.state is None or self.inp.progress is not None:
+            return None
+        progress = FlowProgress.model_validate(seed.state)
+        progress.usage, progress.runs, progress.paused = Usage(), 1, False
+        for node, (text, _) in self.inheritance.take_as_state(list(progress.outputs)).items():
+            progress.outputs[node] = NodeOutput(text=text, data=json_object(text))
+        for node in progress.outputs:
+            if node in self.inheritance.origin and node in self.board:
+                self.board.took(node, self.inheritance.origin[node])
+        return progress
+
+    def fork_steps(self) -> set[str]:
+        return {n.id for n in self.inp.nodes}
+
+    def checkpoint_state(self) -> FlowProgress | None:
+        """The progress a fork at this checkpoint begins from: the nodes running now
+        start again, and the node just done is finished, its edges decided (the loop
+        finishes it only when its task returns)."""
+        if self._flow is None:
+            return None
+        if self._finishing is None:
+            return self._flow.restartable()
+        node, outcome = self._finishing
+        progress = self._flow.restartable(keep=node)
+        try:
+            FlowScheduler(self._graph, progress, self.inp.goal).finish(node, outcome.output, outcome.choice)  # type: ignore[arg-type]
+        except FlowError:
+            return None  # the run fails at this node anyway
+        return progress
+
+    def has_output(self, step: str) -> bool:
+        return step in self._at_gate or super().has_output(step)
+
+    def output_edited(self, step: str, text: str) -> None:
+        edited = NodeOutput(text=text, data=json_object(text))
+        if step in self._at_gate:  # its edges are decided on the edit, with the label it chose
+            self._at_gate[step].output = edited
+        elif self._flow is not None and step in self._flow.progress.outputs:
+            self._flow.progress.outputs[step] = edited
 
     def _resume_from(self, progress: FlowProgress) -> None:
         """A run continued as new: what the runs before it knew."""
@@ -139,6 +189,10 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
                 self._continue_as_new()
             moved = False  # a node started, or was sent on at its bound
             for node in [n for n in self._ready() if n not in running][: inp.max_parallel - len(running)]:
+                if self.take_skip(node):  # a person's: its edges out cannot fire
+                    flow.skip(node)
+                    moved = True
+                    continue
                 fed_by = self._start(node)
                 moved = True
                 if flow.started(node):
@@ -215,7 +269,10 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         self.timeline.before(node)
         context = self._context(spec, fed_by)
         try:
-            if spec.kind == "agent":
+            if spec.kind != "agent" and (given := self.inheritance.take(node, structured=True)) is not None:
+                self.board.took(node, self.inheritance.origin[node])  # a person's output: nothing runs
+                outcome = Outcome(output=NodeOutput(text=given.text, data=given.data))
+            elif spec.kind == "agent":
                 outcome = await self._agent(node, spec, context)
             elif spec.kind == "code":
                 outcome = await self._code_node(node, spec)
@@ -236,10 +293,16 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
         if outcome is None:
             return None
         if spec.kind == "agent" and spec.review:
-            await self.review_gate(node)
+            self._at_gate[node] = outcome  # an edit_output while it waits replaces it
+            try:
+                await self.review_gate(node)
+            finally:
+                outcome = self._at_gate.pop(node)
             if self._sent_back(node):
                 return None
+        self._finishing = (node, outcome)  # the checkpoint after it holds it finished (checkpoint_state)
         self.step_done(node, outcome.output.text)
+        self._finishing = None
         return outcome
 
     def _sent_back(self, node: str) -> bool:

@@ -31,6 +31,11 @@ class PipelineWorkflow(ControlPlane[PipelineInput]):
         phase=PhaseRole(min_agents=1, brief="agents in order", make_input=as_phase, output=lambda r: r.final),
     )
 
+    time_travel = True
+
+    def fork_steps(self) -> set[str]:
+        return {s.name for s in self.inp.stages}
+
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> PipelineResult:
         inp = await self.begin()
@@ -42,6 +47,9 @@ class PipelineWorkflow(ControlPlane[PipelineInput]):
             while index < len(inp.stages):
                 stage = inp.stages[index]
                 self.timeline.before(stage.name)
+                if self.take_skip(stage.name):  # a person's: later stages see no output of it
+                    index += 1
+                    continue
                 context = [ContextItem(name=n, output=self.timeline.outputs[n], artifact=self.timeline.artifacts.get(n))
                            for n in order[:index] if n in self.timeline.outputs]
                 result = await self.call_agent(stage.name, stage.agent, inp.goal, context, stage.instructions,

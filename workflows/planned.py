@@ -52,6 +52,18 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
         self._new_agents: list[str] = []
         self._replans = 0
 
+    time_travel = True  # a fork's plan comes from its source, when the snapshot holds it
+
+    def fork_steps(self) -> set[str] | None:
+        """The plan and its tasks, when the fork begins with a plan (inherited or given);
+        else the tasks are known only once planned."""
+        text = self.inheritance.peek(PLAN)
+        try:
+            plan = Plan.model_validate_json(text) if text is not None else None
+        except ValueError:
+            return None
+        return {PLAN, *(t.id for t in plan.tasks)} if plan is not None else None
+
     @workflow.run
     async def run(self, raw: RawValue = NO_INPUT) -> PlannedResult:
         inp = await self.begin()
@@ -88,6 +100,8 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
     async def _run_task(self, task_id: str) -> None:
         task = next(t for t in self._plan.tasks if t.id == task_id)
         self.timeline.before(task.id)  # what feedback and rewind on this task go back to
+        if self.take_skip(task.id):  # a person's: the tasks that need it are skipped in turn
+            return
         context = [ContextItem(name=d, output=self.timeline.outputs[d]) for d in task.depends_on]
         await self.try_step(task.id, task.agent, self.inp.goal, context, task.prompt)
 

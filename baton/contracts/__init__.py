@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # Names end up in activity summaries, markdown tables and CLI arguments: keep
 # them to a safe, readable alphabet.
@@ -188,6 +188,42 @@ def unique(names: list[str], what: str) -> None:
         seen.add(name)
 
 
+# --------------------------------------------------------------------------- time travel (docs/time-travel.md)
+
+StepText = Annotated[str, Field(max_length=1_000_000)]
+
+
+class ForkSpec(Contract):
+    """A run that begins where another left off: the steps whose outputs the source
+    run's snapshot ``at`` holds take them (no model call, no cost), the rest run.
+    Without ``source``: a run seeded with outputs a person gives (``set``)."""
+
+    source: str | None = Field(default=None, min_length=1, description="Workflow id of the run to fork")
+    source_run_id: str | None = Field(default=None, description="Which run of it (default: the latest)")
+    at: int | str | None = Field(default=None, description="The snapshot to begin at: its seq (`snapshots`), or its "
+                                 "label ('before draft', 'after draft')")
+    set: dict[str, StepText] = Field(default_factory=dict, description="Step -> the output it takes instead of running "
+                                     "(an edit of an inherited output, or one given for a later step)")
+    agents: dict[str, str] = Field(default_factory=dict, description="Step -> the agent that runs it in this run")
+    models: dict[str, str] = Field(default_factory=dict, description="Step -> the model its agent uses in this run")
+
+    @model_validator(mode="after")
+    def _source_and_point(self) -> ForkSpec:
+        if self.source is not None and self.at is None:
+            raise ValueError("a fork of a run needs 'at': the snapshot to begin at")
+        if self.source is None and (self.at is not None or self.source_run_id is not None):
+            raise ValueError("'at' and 'source_run_id' need 'source': the run to fork")
+        if self.source is None and not self.set:
+            raise ValueError("a fork needs a 'source' run, or outputs to begin with in 'set'")
+        if isinstance(self.at, int) and self.at < 1:
+            raise ValueError("'at' counts snapshots from 1")
+        for what, table in (("agents", self.agents), ("models", self.models)):
+            for step, name in table.items():
+                if not name.strip() or any(c.isspace() for c in name):
+                    raise ValueError(f"{what}.{step}: {name!r} is not a name")
+        return self
+
+
 class RunInput(Contract):
     """What every pattern's input also takes: its priority and its budget."""
 
@@ -201,10 +237,12 @@ class RunInput(Contract):
         default=None, gt=0, description="How long a human gate waits for a person before on_review_deadline applies")
     on_review_deadline: Literal["approve", "fail"] = Field(
         default="fail", description="When nobody answered a gate in time: approve it and go on, or fail the run")
+    fork: ForkSpec | None = Field(default=None, description="Begin where another run's snapshot left off "
+                                  "(pipeline, planned DAG, flow; docs/time-travel.md)")
 
     def limits(self) -> dict[str, Any]:
-        """These fields alone, to carry from one input to the control plane."""
-        return {name: getattr(self, name) for name in RunInput.model_fields}
+        """The budget, priority and review fields alone, to carry from one input to the control plane."""
+        return {name: getattr(self, name) for name in RunInput.model_fields if name != "fork"}
 
 
 class RunResult(Contract):
@@ -263,6 +301,31 @@ class RewindRequest(Contract):
     stage: str
 
 
+class EditOutputRequest(Contract):
+    stage: str = Field(description="A finished step")
+    text: StepText = Field(description="Its new output")
+    note: str | None = Field(default=None, description="Why, for the trace")
+    rerun: bool = Field(default=False, description="Also run again what came after it (its output stays the edit); "
+                        "default: only steps that have not run yet see the edit")
+
+
+class SkipRequest(Contract):
+    stage: str = Field(description="A step that has not run yet")
+    reason: str = Field(min_length=1, max_length=2_000)
+    output: StepText | None = Field(default=None, description="The output it takes instead (else it has none)")
+
+
+class SetAgentRequest(Contract):
+    stage: str
+    agent: str = Field(pattern=NAME_PATTERN, description="An agent of the agents file")
+
+
+class SetModelRequest(Contract):
+    stage: str
+    model: str = Field(min_length=1, max_length=200, pattern=r"^\S+$", description="A model some agent of the agents "
+                       "file uses (its model or a fallback)")
+
+
 class SteerAck(Contract):
     """What an accepted update returns: which stage runs next, and why."""
 
@@ -279,6 +342,9 @@ class StageStatus(Contract):
     runs: int = 0
     feedback: list[str] = Field(default_factory=list)
     error: str | None = None
+    origin: str | None = Field(default=None, description="Where its output came from when no agent wrote it here: "
+                               "'inherited' (a fork's source), 'set' (a person), 'skipped'")
+    override: str | None = Field(default=None, description="The agent or model a person chose for it")
 
 
 MAX_ROWS = 30  # past this many steps, a table of them shows only the notable ones
@@ -312,7 +378,7 @@ class SnapshotInfo(Contract):
     """One checkpoint of a run's state: before a step starts, or after it is done."""
 
     seq: int = Field(description="1, 2, … in the order taken; name it in `snapshot` and `snapshots diff`")
-    label: str = Field(description="'before STEP' or 'after STEP'")
+    label: str = Field(description="'before STEP', 'after STEP', or 'edited STEP' (edit_output)")
     step: str
     at: datetime
     steps: list[str] = Field(description="The steps whose outputs the state holds")
@@ -321,6 +387,37 @@ class SnapshotInfo(Contract):
 class Snapshot(SnapshotInfo):
     outputs: dict[str, str]
     feedback: dict[str, list[str]] = Field(default_factory=dict)
+    artifacts: dict[str, str] = Field(default_factory=dict, description="Step -> the artifact holding its whole "
+                                      "output, when the output is a preview")
+    usage: Usage = Field(default_factory=Usage, description="What the run had spent by then (with what it inherited)")
+    state: dict[str, Any] | None = Field(default=None, description="The pattern's own state then, when outputs alone "
+                                         "cannot say where it was (a flow's progress)")
+
+
+class ForkSeed(Contract):
+    """What a fork begins with, read from its source run once (recorded in its history)."""
+
+    source: str
+    source_run_id: str
+    at: int
+    label: str
+    outputs: dict[str, str]
+    artifacts: dict[str, str] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+    state: dict[str, Any] | None = None
+
+
+class ForkInfo(Contract):
+    """Where a forked or seeded run began: in its status, memo and trace."""
+
+    source: str | None = None
+    source_run_id: str | None = None
+    at: int | None = None
+    label: str | None = None
+    inherited: list[str] = Field(default_factory=list, description="Steps whose outputs came from the source")
+    set: list[str] = Field(default_factory=list, description="Steps whose outputs a person gave")
+    inherited_usage: Usage = Field(default_factory=Usage, description="What the source spent on the inherited "
+                                   "outputs: not spent again, not counted in this run's usage or budget")
 
 
 class Status(Contract):
@@ -343,6 +440,7 @@ class Status(Contract):
     tool_approvals: list[ToolApproval] = Field(
         default_factory=list, description="Tool calls waiting for a person: approve_tool / deny_tool")
     tool_calls: list[ToolOutcome] = Field(default_factory=list, description="Agents' tool calls so far (the latest 50)")
+    fork: ForkInfo | None = Field(default=None, description="Where the run began, when it is a fork")
 
 
 # --------------------------------------------------------------------------- parallel work

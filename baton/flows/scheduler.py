@@ -126,6 +126,23 @@ class FlowScheduler:
         p.fed_by[node] = fed_by
         return fed_by
 
+    def skip(self, node: str) -> None:
+        """A person skipped ``node`` before it started: its edges out cannot fire."""
+        self.progress.activated.pop(node, None)
+        self._skip(node)
+
+    def restartable(self, keep: str | None = None) -> FlowProgress:
+        """A copy of the progress as a run could begin from it: nodes running now (but
+        ``keep``) ready to start again, their visit not yet counted; nothing else changed."""
+        copy = self.progress.model_copy(deep=True)
+        for node in self.running():
+            if node == keep:
+                continue
+            copy.states[node] = "ready"
+            copy.visits[node] = max(0, copy.visits[node] - 1)
+            copy.activated[node] = Activation(node=node, fed_by=list(copy.fed_by.get(node, [])))
+        return copy
+
     def abandon(self, node: str) -> None:
         """``node``'s run ended without an outcome (a person sent it back): pending, no edge decided."""
         self.progress.states[node] = "pending"

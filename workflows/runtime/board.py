@@ -35,8 +35,18 @@ class StepBoard:
         """The step's agent call begins: its run number (1, 2, … on re-runs)."""
         row = self._rows[step]
         row.runs += 1
+        row.origin = None
         self.set_state(step, "running")
         return row.runs
+
+    def took(self, step: str, origin: str) -> None:
+        """The step's output came without a call here: ``inherited`` from a fork's source, ``set`` by a person."""
+        self._rows[step].origin = origin
+        self._changed()
+
+    def chosen(self, step: str, override: str | None) -> None:
+        """The agent or model a person chose for the step (None: its own)."""
+        self._rows[step].override = override
 
     def call_started(self, step: str) -> None:
         """An agent call for ``step`` is under way (a step with no row too: a reducer call)."""

@@ -31,6 +31,7 @@ class AgentCaller:
         self._specs: dict[str, AgentSpec] = {}
         self._tools: dict[str, asyncio.Future[list[ToolInfo]]] = {}  # each agent's listing, once per run
         self._step_noun = step_noun
+        self._every = False  # every configured agent resolved (to list the models a person may choose)
         self.usage = Usage()  # every agent call's, and every child run's, of this run
 
     async def resolve(self, names: set[str], every: bool = False, defined: Sequence[AgentSpec] = ()) -> None:
@@ -45,6 +46,22 @@ class AgentCaller:
             start_to_close_timeout=timedelta(seconds=10),
         )
         self._specs.update({spec.name: spec for spec in specs})
+        self._every = self._every or every
+
+    async def known(self, agent: str) -> None:
+        """Make sure the run knows ``agent`` (a person chose it mid-run): resolved from the
+        agents file when it is new to the run. Raises ValueError when the file has no such agent."""
+        if agent not in self._specs:
+            try:
+                await self.resolve({agent})
+            except ActivityError as err:
+                raise ValueError(getattr(err.cause, "message", None) or str(err.cause or err)) from None
+
+    async def models(self) -> set[str]:
+        """Every model the agents file names (agents' models and fallbacks): what a person may choose."""
+        if not self._every:
+            await self.resolve(set(), every=True)
+        return {model for spec in self._specs.values() for model in [spec.model, *spec.fallback_models]}
 
     async def tools_of(self, name: str) -> list[ToolInfo]:
         """The tools the agent's spec gives it, listed the first time the run calls it
@@ -86,11 +103,14 @@ class AgentCaller:
         """Usage spent outside this run's own calls (a child run's)."""
         self.usage += usage
 
-    async def call(self, agent: str, request: AgentRequest, priority: str = "normal") -> AgentResult:
-        """The agent's model, its fallback models, then each fallback agent's models, in
-        order; the usage counted. Raises ``ApplicationError`` (type ``AgentFailed``)
-        naming the step when all fail."""
+    async def call(self, agent: str, request: AgentRequest, priority: str = "normal",
+                   chosen_model: str | None = None) -> AgentResult:
+        """The agent's model (``chosen_model``: a person's choice instead), its fallback models,
+        then each fallback agent's models, in order; the usage counted. Raises
+        ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
         spec = self._specs[agent]
+        if chosen_model:  # the agent as it runs this step: the trace shows its model, not a fallback
+            spec = spec.model_copy(update={"model": chosen_model})
         chain = [spec, *(self._specs[name] for name in spec.fallback_agents)]
         tries = [(each, model) for each in chain for model in [each.model, *each.fallback_models]]
         for position, (each, model) in enumerate(tries):

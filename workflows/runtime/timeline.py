@@ -5,13 +5,13 @@ checkpoint before it first)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-
+from pydantic import BaseModel
 from temporalio import workflow
 
-from baton.contracts import Snapshot, SnapshotInfo
+from baton.contracts import Snapshot, SnapshotInfo, Usage
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Checkpoint:
     label: str = ""
     step: str = ""
     at: datetime | None = None
+    usage: Usage = field(default_factory=Usage)  # spent by then, inherited included: what a fork there inherits
+    state: BaseModel | None = None  # the pattern's own state, when outputs cannot say where the run was (a copy)
 
 
 @dataclass
@@ -36,7 +38,8 @@ class Jump:
 
 
 class Timeline:
-    def __init__(self) -> None:
+    def __init__(self, spent: Callable[[], Usage] = Usage, state: Callable[[], BaseModel | None] = lambda: None) -> None:
+        self._spent, self._state = spent, state  # what a checkpoint records besides outputs
         self.outputs: dict[str, str] = {}  # step -> its latest output
         self.feedback: dict[str, list[str]] = {}  # step -> feedback for its next run
         self.artifacts: dict[str, str] = {}  # step -> artifact key of its latest output
@@ -93,7 +96,7 @@ class Timeline:
             outputs=dict(self.outputs),
             feedback={k: list(v) for k, v in self.feedback.items()},
             artifacts=dict(self.artifacts),
-            label=label, step=step, at=workflow.now(),
+            label=label, step=step, at=workflow.now(), usage=self._spent(), state=self._state(),
         )
         self.snapshots.append(taken)
         return taken
@@ -107,7 +110,15 @@ class Timeline:
             raise ValueError(f"no snapshot {seq}; this run has {len(self.snapshots)}")
         c = self.snapshots[seq - 1]
         return Snapshot(seq=seq, label=c.label, step=c.step, at=c.at, steps=list(c.outputs),
-                        outputs=dict(c.outputs), feedback={k: list(v) for k, v in c.feedback.items()})
+                        outputs=dict(c.outputs), feedback={k: list(v) for k, v in c.feedback.items()},
+                        artifacts=dict(c.artifacts), usage=c.usage, state=c.state.model_dump(mode="json") if c.state is not None else None)
+
+    def edit(self, step: str, text: str) -> None:
+        """A person replaced ``step``'s output: later steps see the edit (its artifact
+        held the old text, so it is no longer named)."""
+        self.outputs[step] = text
+        self.artifacts.pop(step, None)
+        self._snapshot(f"edited {step}", step)
 
 
 def _restored(now: dict, then: dict, again: Collection[str]) -> dict:
