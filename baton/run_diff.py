@@ -41,7 +41,7 @@ class RunDiff(Contract):
     def text(self) -> str:
         lines = [f"A = {self.a}", f"B = {self.b}", ""]
         width = max([len(s.step) for s in self.steps] + [4])
-        lines.append(f"{'step':<{width}}  {'':<10}  {'A':<28}  B")
+        lines.append(f"{'step':<{width}}  {'verdict':<10}  {'A':<28}  B")
         for s in self.steps:
             lines.append(f"{s.step:<{width}}  {s.verdict:<10}  {_side(s.a):<28}  {_side(s.b)}")
         lines.append(f"{'total':<{width}}  {'':<10}  {_cost(self.usage_a):<28}  {_cost(self.usage_b)}")
@@ -80,7 +80,7 @@ def diff_runs(a: str, b: str, sides_a: dict[str, StepSide], sides_b: dict[str, S
             verdict = "same" if one.output == two.output else "differs"
         patch = None
         if verdict == "differs" and one.output is not None and two.output is not None:
-            patch = "".join(difflib.unified_diff(one.output.splitlines(keepends=True), two.output.splitlines(keepends=True),
-                                                 fromfile=f"A/{step}", tofile=f"B/{step}"))
+            patch = "\n".join(difflib.unified_diff(one.output.splitlines(), two.output.splitlines(),
+                                                   fromfile=f"A/{step}", tofile=f"B/{step}", lineterm=""))
         steps.append(StepDiff(step=step, verdict=verdict, a=one, b=two, patch=patch))
     return RunDiff(a=a, b=b, steps=steps, usage_a=usage_a, usage_b=usage_b)

@@ -17,7 +17,7 @@ from baton import client as baton
 from baton.client import BatonError
 from baton.content import content_pipeline
 from baton.contracts import FanOutInput, FlowInput, PipelineInput, PlannedInput, StageSpec, TaskSpec
-from baton.flows.builder import Flow, agent
+from baton.flows.builder import Flow, agent, code
 from tests.conftest import real_worker
 from tests.flow_scenarios import PLAN, SCRIPTS, example, script
 from tests.llm_server import Reply, ScriptedLLM
@@ -367,6 +367,7 @@ async def test_in_a_flow_a_skipped_node_fires_no_edge_and_a_given_output_does(de
     def flow() -> FlowInput:
         first = agent("first", "researcher", review=True)
         first >> agent("middle", "writer") >> agent("last", "editor")
+        first >> code("loud", "shout", args={"text": "=goal"})  # a code node: no agent to choose
         return Flow("Explain tides", start=first).input()
 
     async with real_worker(client, llm, task_queue):
@@ -375,6 +376,8 @@ async def test_in_a_flow_a_skipped_node_fires_no_edge_and_a_given_output_does(de
         for handle in (plain, given):
             await until_state(dev_env, handle.id, lambda s: s.awaiting_review == "first")
         await baton.edit_output(client, given.id, "first", "FIRST, EDITED")
+        with pytest.raises(BatonError, match="node 'loud' runs no agent; set_model applies to steps that do"):
+            await baton.set_model(client, given.id, "loud", "backup-model")
         await baton.skip(client, plain.id, "middle", "not needed")
         await baton.skip(client, given.id, "middle", "written by hand", output="MIDDLE BY HAND")
         mark = len(llm.requests)
@@ -382,8 +385,8 @@ async def test_in_a_flow_a_skipped_node_fires_no_edge_and_a_given_output_does(de
             await baton.approve(client, handle.id, "first")
         skipped, filled = await finished(client, plain.id), await finished(client, given.id)
     states = lambda result: {n.id: n.state for n in result.nodes}  # noqa: E731
-    assert states(skipped) == {"first": "done", "middle": "skipped", "last": "skipped"}  # the branch it led to
-    assert states(filled) == {"first": "done", "middle": "done", "last": "done"}
+    assert states(skipped) == {"first": "done", "middle": "skipped", "last": "skipped", "loud": "done"}  # its branch
+    assert states(filled) == {"first": "done", "middle": "done", "last": "done", "loud": "done"}
     [last] = llm.requests[mark:]  # only the filled-in run's last node asked the model
     assert last.stage == "last" and "MIDDLE BY HAND" in last.prompt
     assert filled.outputs["first"] == "FIRST, EDITED"

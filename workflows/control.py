@@ -515,7 +515,7 @@ class ControlPlane(Generic[I]):
 
     @set_agent.validator
     def _validate_set_agent(self, request: SetAgentRequest) -> None:
-        self._require_time_travel(request.stage, "set_agent")
+        self._require_agent_step(request.stage, "set_agent")
 
     @workflow.update
     async def set_model(self, request: SetModelRequest) -> SteerAck:
@@ -531,7 +531,16 @@ class ControlPlane(Generic[I]):
 
     @set_model.validator
     def _validate_set_model(self, request: SetModelRequest) -> None:
-        self._require_time_travel(request.stage, "set_model")
+        self._require_agent_step(request.stage, "set_model")
+
+    def _require_agent_step(self, step: str, what: str) -> None:
+        self._require_time_travel(step, what)
+        if not self.runs_an_agent(step):
+            raise ValueError(f"{self.step_noun} {step!r} runs no agent; {what} applies to steps that do")
+
+    def runs_an_agent(self, step: str) -> bool:
+        """Whether ``step`` calls an agent (a flow's code and human nodes do not)."""
+        return True
 
     def _require_time_travel(self, step: str, what: str) -> None:
         if not self.time_travel:

@@ -154,6 +154,10 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             return None  # the run fails at this node anyway
         return progress
 
+    def runs_an_agent(self, step: str) -> bool:
+        node = self._graph.nodes[step] if self._graph is not None else None
+        return node is not None and (node.kind == "agent" or node.kind == "map" and node.agent is not None)
+
     def has_output(self, step: str) -> bool:
         return step in self._at_gate or super().has_output(step)
 
