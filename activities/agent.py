@@ -30,7 +30,8 @@ from baton.activities.metrics import AgentMetrics, outcome_of
 from baton.activities.prompts import build_messages, correction_message, tool_definitions
 from baton.activities.provider import ModelCall, ModelProvider, OpenAIChatProvider
 from baton.agents import AgentRegistry, UnknownAgentError
-from baton.contracts import AgentRequest, AgentResult, AgentSpec, LiveAnswer, ResolveAgentsRequest, Usage, explain
+from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, TOO_LARGE_ADVICE, AgentRequest, AgentResult, AgentSpec,
+                             LiveAnswer, ResolveAgentsRequest, Usage, explain)
 from baton.schemas import choice_schema, resolve_schema
 
 log = structlog.get_logger("baton.agent")
@@ -56,9 +57,10 @@ def make_openai_client(env: Mapping[str, str] = os.environ) -> openai.AsyncOpenA
 
 class AgentActivities:
     def __init__(self, provider: ModelProvider | openai.AsyncOpenAI, registry: AgentRegistry,
-                 artifacts: ArtifactStore | None = None, breakers: BreakerBoard | None = None):
+                 artifacts: ArtifactStore | None = None, breakers: BreakerBoard | None = None,
+                 payload_limit: int = PAYLOAD_BYTES_LIMIT):
         """``provider``: the model provider seam (an ``openai`` client is served by
-        ``OpenAIChatProvider``)."""
+        ``OpenAIChatProvider``); ``payload_limit``: the server's limit for one payload."""
         self._provider = OpenAIChatProvider(provider) if isinstance(provider, openai.AsyncOpenAI) else provider
         self._registry = registry
         self._artifacts = artifacts or ArtifactStore(artifacts_dir())
@@ -68,6 +70,7 @@ class AgentActivities:
         # ``json_object`` + schema straight away from then on.
         self._json_schema_unsupported: set[str] = set()
         self._agent_metrics: AgentMetrics | None = None
+        self._payload_limit = payload_limit
 
     @activity.defn(name="resolve_agents")
     async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
@@ -113,6 +116,12 @@ class AgentActivities:
             if request.artifact_key and not result.tool_calls:
                 key = self._artifacts.write(request.artifact_key, result.text)
                 result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
+            if (size := len(result.model_dump_json().encode())) > self._payload_limit - PAYLOAD_MARGIN:
+                log.warning("answer too large to record", bytes=size, limit=self._payload_limit)
+                raise ApplicationError(
+                    f"the answer of {result.model} is {size:,} bytes; one recorded payload may be at most "
+                    f"{self._payload_limit:,} (BATON_PAYLOAD_LIMIT_BYTES): {TOO_LARGE_ADVICE}",
+                    type="AnswerTooLarge", non_retryable=True)  # asking again would pay for another one
             log.info("agent call finished", total_tokens=result.usage.total_tokens, cost_usd=result.usage.cost_usd,
                      artifact=result.artifact)
             return result

@@ -30,6 +30,7 @@ class Replayed:
 async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
     # Imported here: the workflows (and the sandbox runner) are only needed to replay.
     from baton.sandbox import workflow_runner
+    from baton.workflows.runtime.result_size import ResultSizeGuard
     from baton.patterns import workflow_classes
 
     seen: list[WorkflowHistory] = []
@@ -47,7 +48,8 @@ async def replay(histories: AsyncIterator[WorkflowHistory]) -> list[Replayed]:
             yield history
 
     # The process's converter: encrypted histories replay with BATON_CODEC_KEYS set.
-    replayer = Replayer(workflows=workflow_classes(), data_converter=data_converter(), workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=workflow_classes(), data_converter=data_converter(), workflow_runner=workflow_runner(),
+                        interceptors=[ResultSizeGuard()])  # as the worker runs them
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     return [Replayed(h.workflow_id, h.run_id, unknown[h.run_id], replayed=False) if h.run_id in unknown
             else Replayed(h.workflow_id, h.run_id, _message(results.replay_failures.get(h.run_id))) for h in seen]

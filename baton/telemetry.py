@@ -11,6 +11,10 @@
 
 Both are set up once per process, before the client connects; ``flush()``
 sends the spans still batched when the process ends (worker.py, starter.py).
+
+The SDK core's own warnings (a payload past the server's warning size, a
+workflow task that failed) go to the ``temporalio.core`` logger, so they reach
+the structured log (baton/logs.py) instead of a console format of their own.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import os
 from collections.abc import Mapping
 
 from temporalio.client import Interceptor
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+import logging
 
-_runtime: Runtime | None = None
+from temporalio.runtime import (LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig,
+                                TelemetryFilter)
+
+_runtimes: dict[str, Runtime] = {}  # by metrics bind address ("": none); an endpoint binds once per process
+CORE_LOGGER = "temporalio.core"
 _tracer_provider = None  # opentelemetry TracerProvider, made on first use
 
 # Baton's histograms in their own units (the SDK's defaults are milliseconds).
@@ -32,17 +40,17 @@ HISTOGRAM_BUCKETS = {
 }
 
 
-def runtime(env: Mapping[str, str] = os.environ) -> Runtime | None:
-    """The process's Temporal runtime with a Prometheus endpoint, when asked for
-    (one per process: the endpoint binds once)."""
-    global _runtime
-    bind = env.get("BATON_METRICS_BIND")
-    if not bind:
-        return None
-    if _runtime is None:
-        _runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
-            bind_address=bind, durations_as_seconds=True, histogram_bucket_overrides=HISTOGRAM_BUCKETS)))
-    return _runtime
+def runtime(env: Mapping[str, str] = os.environ) -> Runtime:
+    """The process's Temporal runtime: the core's warnings forwarded to the structured
+    log, and a Prometheus endpoint when asked for (``BATON_METRICS_BIND``)."""
+    bind = env.get("BATON_METRICS_BIND") or ""
+    if bind not in _runtimes:
+        metrics = PrometheusConfig(bind_address=bind, durations_as_seconds=True,
+                                   histogram_bucket_overrides=HISTOGRAM_BUCKETS) if bind else None
+        logs = LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="WARN"),
+                             forwarding=LogForwardingConfig(logger=logging.getLogger(CORE_LOGGER)))
+        _runtimes[bind] = Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics))
+    return _runtimes[bind]
 
 
 def tracing_interceptors(env: Mapping[str, str] = os.environ) -> list[Interceptor]:

@@ -30,6 +30,7 @@ from baton.activities.forks import ForkLoader
 from baton.activities.indexing import SearchAttributeCheck
 from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
+from baton.contracts import PAYLOAD_BYTES_LIMIT
 from baton.embedded import model_configured, no_model_message
 from baton.logs import configure_logging
 from baton.temporal import connect, task_queue
@@ -37,6 +38,7 @@ from baton import code, patterns
 from baton.activities import code as code_steps
 from baton.activities.tools import ToolActivities
 from baton.sandbox import workflow_runner
+from baton.workflows.runtime.result_size import ResultSizeGuard
 
 log = structlog.get_logger("baton.worker")
 
@@ -54,7 +56,8 @@ def build_worker(
     code.use(env=env)  # a user's code functions (BATON_CODE), for flows' code nodes and agents' tools
     breakers = BreakerBoard(failures_to_open=int(env.get("BATON_BREAKER_FAILURES", "5")),
                             cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
-    agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers)
+    agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers,
+                             payload_limit=int(env.get("BATON_PAYLOAD_LIMIT_BYTES", PAYLOAD_BYTES_LIMIT)))
     tools = tools or ToolActivities(registry, env)
     return Worker(
         client,
@@ -79,6 +82,7 @@ def build_worker(
         # heartbeat timeout (24 s with the shipped 30 s).
         max_heartbeat_throttle_interval=timedelta(seconds=float(env.get("BATON_LIVE_SECONDS", "2"))),
         workflow_runner=workflow_runner(),
+        interceptors=[ResultSizeGuard()],
     )
 
 

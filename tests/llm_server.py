@@ -201,7 +201,7 @@ class ScriptedLLM:
 
         def serve() -> None:
             self._loop = asyncio.new_event_loop()
-            app = web.Application()
+            app = web.Application(client_max_size=64 * 1024 * 1024)  # prompts of several MB (tests/test_large_data.py)
             app.router.add_post("/v1/chat/completions", self._chat)
             app.router.add_post("/admin/latency", self._set_latency)
             app.router.add_post("/admin/script", self._add_script)

@@ -14,6 +14,7 @@ from temporalio.worker import Replayer
 from baton import cli as starter
 from baton.patterns import all_patterns
 from baton.sandbox import workflow_runner
+from baton.workflows.runtime.result_size import ResultSizeGuard
 from baton.patterns import workflow_classes
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -28,7 +29,8 @@ def test_every_pattern_has_a_recorded_history():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())  # the recorder used the file name as the id
-    replayer = Replayer(workflows=workflow_classes(), data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=workflow_classes(), data_converter=pydantic_data_converter, workflow_runner=workflow_runner(),
+                        interceptors=[ResultSizeGuard()])  # as the worker runs them
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 

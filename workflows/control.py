@@ -56,9 +56,9 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.runtime.board import StepBoard
     from baton.workflows.runtime.caller import AgentCaller
     from baton.workflows.runtime.dag import RERUN_ANY_STEP
-    from baton.workflows.runtime.ending import RunEnd
+    from baton.workflows.runtime.ending import RunEnd, require_history_room
     from baton.workflows.runtime.approvals import ToolApprovals
-    from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES, Budget, PauseGate, ReviewGate
+    from baton.workflows.runtime.gates import RUN_ENDING, STEADY_STATES, Budget, PauseGate, ReviewGate
     from baton.workflows.runtime.inheritance import Inheritance
     from baton.workflows.runtime.overrides import Overrides
     from baton.workflows.runtime.timeline import Jump, Timeline
@@ -216,6 +216,7 @@ class ControlPlane(Generic[I]):
             if given.artifact:  # the source's file: later steps read the whole output from it
                 self.timeline.add_artifact(step, given.artifact)
             return given
+        require_history_room(step)
         await self.pauses.wait()
         await self.budget.check(self.publish)
         own_tools = [] if tools else await self.agents.tools_of(agent)
@@ -262,8 +263,8 @@ class ControlPlane(Generic[I]):
         try:
             answer = await self.call_agent(step, agent, goal, context, instructions)
         except ApplicationError as err:
-            if err.type == BUDGET_EXCEEDED:
-                raise  # the run stops: not this step's failure
+            if err.type in RUN_ENDING:
+                raise  # the run stops: not this step's failure alone
             self.board.fail(step, err.message)
             return None
         self.step_done(step, answer.text)

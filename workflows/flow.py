@@ -35,11 +35,11 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.inputs import NO_INPUT
     from baton.workflows.runtime.caller import retry_policy
     from baton.workflows.runtime.ending import root_message
-    from baton.workflows.runtime.gates import BUDGET_EXCEEDED, STEADY_STATES, wait_for_person
+    from baton.workflows.runtime.gates import RUN_ENDING as ENDS_ANY_RUN, STEADY_STATES, wait_for_person
     from baton.workflows.runtime.inheritance import json_object
     from baton.workflows.runtime.parallel import run_parallel, wait_any_or
 
-RUN_ENDING = (BUDGET_EXCEEDED, "ReviewDeadline")  # failures that end the run, not just the node
+RUN_ENDING = (*ENDS_ANY_RUN, "ReviewDeadline")  # failures that end the run, not just the node
 # A failed node's own type, kept when the run ends with it (docs/errors.md); others are FlowFailed.
 NODE_FAILURE_TYPES = ("AgentFailed", "CodeFailed", "UnknownAgent", "ToolFailed", "ToolTurnsExhausted")
 MAX_ITEMS = 1_000  # items one map node runs

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.workflows.control import RUN_START_PATCHES, ControlPlane
     from baton.workflows.runtime.publishing import INDEX_OWN_RUN
     from baton.workflows.runtime.dag import FAILURES, RERUN_ANY_STEP
-    from baton.workflows.runtime.gates import BUDGET_EXCEEDED
+    from baton.workflows.runtime.gates import RUN_ENDING
     from baton.workflows.runtime.parallel import run_parallel, wait_any_or
 
 MAX_FAILURES_KEPT = 100
@@ -79,7 +79,7 @@ class MapBatchWorkflow(ControlPlane[MapBatchInput]):
             try:
                 answer = await self.call_agent(f"item-{index}", inp.mapper, inp.goal, instructions=f"Process this item:\n{inp.items[offset]}")
             except ApplicationError as err:
-                if err.type == BUDGET_EXCEEDED:
+                if err.type in RUN_ENDING:
                     raise  # the batch, and the run, stop
                 failed.append(ItemFailure(index=index, error=err.message))
                 return

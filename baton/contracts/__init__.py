@@ -36,6 +36,20 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Bounds that keep a run inside what Temporal can hold, checked before it starts.
+MAX_SECONDS = 31_622_400  # 366 days: any duration (timeouts, intervals, deadlines); 1e14 s overflowed in the workflow
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
+INPUT_BYTES_LIMIT = 1_048_576  # a run's input as JSON; Temporal refuses a payload past 2 MB
+PAYLOAD_BYTES_LIMIT = 2 * 1024 * 1024  # Temporal's default for one payload (limit.blobSize.error)
+PAYLOAD_MARGIN = 16 * 1024  # what a payload gains on its way (metadata, encryption) beyond its JSON
+# A run stops before Temporal's own history limits (50 MiB / 51,200 events by default) would terminate it
+# without its partial outputs: no new step starts past these.
+HISTORY_BYTES_GUARD = 45 * 1024 * 1024
+HISTORY_EVENTS_GUARD = 45_000
+TOO_LARGE_ADVICE = ('have its steps write artifacts ("artifacts": true: later steps get previews and read the whole '
+                    "text themselves), or lower the agents' max_tokens")
+
+
 # --------------------------------------------------------------------------- usage
 
 
@@ -72,9 +86,9 @@ class RetrySpec(Contract):
     """How Temporal retries one agent call (maps onto ``RetryPolicy``)."""
 
     maximum_attempts: int = Field(default=5, ge=1, description="1 disables retries")
-    initial_interval_seconds: float = Field(default=1.0, gt=0)
-    backoff_coefficient: float = Field(default=2.0, ge=1.0)
-    maximum_interval_seconds: float = Field(default=60.0, gt=0)
+    initial_interval_seconds: Seconds = 1.0
+    backoff_coefficient: float = Field(default=2.0, ge=1.0, le=100.0)
+    maximum_interval_seconds: Seconds = 60.0
 
 
 class AgentSpec(Contract):
@@ -87,10 +101,10 @@ class AgentSpec(Contract):
     fallback_agents: list[str] = Field(
         default_factory=list, description="Agents tried in order (each with its own models) when every model of this one failed")
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=1024, ge=1)
-    start_to_close_seconds: float = Field(default=120.0, gt=0)
-    schedule_to_close_seconds: float = Field(default=600.0, gt=0)
-    heartbeat_seconds: float = Field(default=30.0, gt=0)
+    max_tokens: int = Field(default=1024, ge=1, le=1_000_000)
+    start_to_close_seconds: Seconds = 120.0
+    schedule_to_close_seconds: Seconds = 600.0
+    heartbeat_seconds: Seconds = 30.0
     retry: RetrySpec = Field(default_factory=RetrySpec)
     output_schema: str | None = Field(
         default=None,
@@ -233,12 +247,21 @@ class RunInput(Contract):
     max_cost_usd: float | None = Field(default=None, gt=0, description="No agent call starts once the run has cost this much")
     on_budget: Literal["stop", "wait"] = Field(
         default="stop", description="At the budget: end with the partial results (stop), or wait for a person to raise it (wait)")
-    review_deadline_seconds: float | None = Field(
-        default=None, gt=0, description="How long a human gate waits for a person before on_review_deadline applies")
+    review_deadline_seconds: Seconds | None = Field(
+        default=None, description="How long a human gate waits for a person before on_review_deadline applies")
     on_review_deadline: Literal["approve", "fail"] = Field(
         default="fail", description="When nobody answered a gate in time: approve it and go on, or fail the run")
     fork: ForkSpec | None = Field(default=None, description="Begin where another run's snapshot left off "
                                   "(pipeline, planned DAG, flow; docs/time-travel.md)")
+
+    @model_validator(mode="after")
+    def _fits(self) -> RunInput:
+        # A continue-as-new state (a flow's progress, a map-reduce's) is the run's own, not what a client sent.
+        size = len(self.model_dump_json(exclude={"progress"}).encode())
+        if size > INPUT_BYTES_LIMIT:
+            raise ValueError(f"the input is {size:,} bytes; a run's input may be at most {INPUT_BYTES_LIMIT:,} "
+                             "(give long texts to the run as files its agents read, or split the work)")
+        return self
 
     def limits(self) -> dict[str, Any]:
         """The budget, priority and review fields alone, to carry from one input to the control plane."""
@@ -280,7 +303,7 @@ class ApproveRequest(Contract):
 # The types a failed run fails with (docs/errors.md): clients branch on these.
 ERROR_TYPES = ("InvalidInput", "UnknownWorkflowType", "UnknownAgent", "AgentFailed", "BudgetExceeded", "ReviewDeadline",
                "InvalidPlan", "RunFailed", "CodeFailed", "FlowFailed", "ToolFailed", "ToolTurnsExhausted", "UnknownTool",
-               "McpServerFailed")
+               "McpServerFailed", "PayloadTooLarge", "HistoryTooLarge")
 
 
 class IgnoredSignal(Contract):

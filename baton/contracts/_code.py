@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from baton.contracts import NAME_PATTERN, Contract, RetrySpec
+from baton.contracts import MAX_SECONDS, NAME_PATTERN, Contract, RetrySpec
 
 
 class CodeInfo(Contract):
@@ -17,7 +17,7 @@ class CodeInfo(Contract):
     description: str = ""
     parameters: dict[str, Any] = Field(description="JSON schema of its arguments")
     result: dict[str, Any] | None = Field(default=None, description="JSON schema of its result (None: text)")
-    timeout_seconds: float = Field(gt=0)
+    timeout_seconds: float = Field(gt=0, le=MAX_SECONDS)
     retry: RetrySpec
 
 

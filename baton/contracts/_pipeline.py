@@ -11,7 +11,7 @@ class StageSpec(Contract):
     name: str = Field(pattern=NAME_PATTERN)
     agent: str = Field(pattern=NAME_PATTERN)
     review: bool = Field(default=False, description="Wait for approve/feedback after it runs.")
-    instructions: str | None = None
+    instructions: str | None = Field(default=None, max_length=100_000)
 
 
 class PipelineInput(RunInput):

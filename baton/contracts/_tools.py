@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from baton.contracts import NAME_PATTERN, Contract, RetrySpec
+from baton.contracts import MAX_SECONDS, NAME_PATTERN, Contract, RetrySpec
 
 SERVER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"  # no dots: a server's tools are named "server.tool"
 
@@ -22,7 +22,7 @@ class ToolSettings(Contract):
     """``[tools."NAME"]`` in the agents file: what a tool's own declaration does not say,
     or says otherwise. Applies to every agent that lists the tool."""
 
-    timeout_seconds: float | None = Field(default=None, gt=0, description="One attempt (default: the function's own; 60 s for MCP tools)")
+    timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS, description="One attempt (default: the function's own; 60 s for MCP tools)")
     retry: RetrySpec | None = Field(default=None, description="Default: the function's own; 3 attempts for MCP tools")
     needs_approval: bool = Field(default=False, description="A person approves each call before it runs")
     description: str | None = Field(default=None, description="What the model is told the tool does")
@@ -40,7 +40,7 @@ class McpServerSpec(Contract):
     headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers; values may hold ${VAR}")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment of a stdio server; values may hold ${VAR}")
     cwd: str | None = None
-    connect_seconds: float = Field(default=30.0, gt=0, description="How long starting and greeting the server may take")
+    connect_seconds: float = Field(default=30.0, gt=0, le=MAX_SECONDS, description="How long starting and greeting the server may take")
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerSpec:
@@ -58,7 +58,7 @@ class ToolInfo(Contract):
     kind: Literal["function", "mcp"]
     description: str = ""
     parameters: dict[str, Any] = Field(description="JSON schema of its arguments")
-    timeout_seconds: float = Field(gt=0)
+    timeout_seconds: float = Field(gt=0, le=MAX_SECONDS)
     retry: RetrySpec
     needs_approval: bool = False
     server: str | None = Field(default=None, description="The MCP server (kind mcp)")

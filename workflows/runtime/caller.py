@@ -13,8 +13,8 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from baton.contracts import (PRIORITY_KEYS, AgentRequest, AgentResult, AgentSpec, ResolveAgentsRequest,
-                             RetrySpec, ToolInfo, ToolsRequest, Usage)
+from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, PRIORITY_KEYS, TOO_LARGE_ADVICE, AgentRequest, AgentResult,
+                             AgentSpec, ResolveAgentsRequest, RetrySpec, ToolInfo, ToolsRequest, Usage)
 
 
 def retry_policy(retry: RetrySpec) -> RetryPolicy:
@@ -84,6 +84,26 @@ class AgentCaller:
             raise ApplicationError(f"agent {name!r}: " + (cause.message if cause else str(err.cause or err)),
                                    type=cause.type if cause else "McpServerFailed", non_retryable=True) from err
 
+    def _check_fits(self, request: AgentRequest) -> None:
+        """Fail the step now, naming it, when its request would not fit in one payload:
+        Temporal would refuse the command, and the run would stay stuck retrying its
+        workflow task. Measured only when a rough count says it might not fit."""
+        texts = [request.goal, request.instructions or "", *(c.output for c in request.context), *request.feedback,
+                 *(t.content or "" for t in request.conversation), *(c.arguments for t in request.conversation for c in t.tool_calls)]
+        if sum(map(len, texts)) * 6 < PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN:  # 6: the most JSON makes of one character
+            return
+        size = workflow.payload_converter().to_payload(request).ByteSize()
+        if size <= PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN:
+            return
+        biggest = sorted(request.context, key=lambda c: -len(c.output))[:5]
+        seen = ", ".join(f"{c.name} {len(c.output.encode()):,}" for c in biggest)
+        raise ApplicationError(
+            f"{self._step_noun} {request.stage!r}: its input is {size:,} bytes"
+            + (f" (earlier outputs it sees, largest first: {seen})" if seen else "")
+            + f"; one payload may be at most {PAYLOAD_BYTES_LIMIT:,}: {TOO_LARGE_ADVICE}",
+            {"step": request.stage, "bytes": size, "limit": PAYLOAD_BYTES_LIMIT}, type="PayloadTooLarge",
+            non_retryable=True)
+
     def define(self, spec: AgentSpec) -> None:
         """An agent made during the run (a planner's)."""
         self._specs[spec.name] = spec
@@ -108,6 +128,7 @@ class AgentCaller:
         """The agent's model (``chosen_model``: a person's choice instead), its fallback models,
         then each fallback agent's models, in order; the usage counted. Raises
         ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
+        self._check_fits(request)
         spec = self._specs[agent]
         if chosen_model:  # the agent as it runs this step: the trace shows its model, not a fallback
             spec = spec.model_copy(update={"model": chosen_model})
@@ -132,6 +153,10 @@ class AgentCaller:
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):  # this run is being cancelled: not the agent's failure
                     raise asyncio.CancelledError(f"{request.stage} cancelled") from err
+                if isinstance(err.cause, ApplicationError) and err.cause.type == "AnswerTooLarge":
+                    # Another model would be another paid answer the run cannot record either.
+                    raise ApplicationError(f"{self._step_noun} {request.stage!r} ({spec.name}): {err.cause.message}",
+                                           type="PayloadTooLarge", non_retryable=True) from err
                 reason = str(err.cause if err.cause is not None else err)
                 if position == len(tries) - 1:
                     raise ApplicationError(f"{self._step_noun} {request.stage!r} ({spec.name}) failed: {reason}",

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
-from baton.contracts import ERROR_TYPES, RunState
+from baton import contracts
+from baton.contracts import ERROR_TYPES, TOO_LARGE_ADVICE, RunState
 from baton.workflows.runtime.board import StepBoard
 from baton.workflows.runtime.caller import AgentCaller
 from baton.workflows.runtime.timeline import Timeline
@@ -29,6 +30,35 @@ def root_message(err: BaseException) -> str:
     """The reason at the bottom of a child workflow failure chain."""
     cause = root_cause(err)
     return getattr(cause, "message", None) or str(cause)
+
+
+MEMO_OUTPUTS_BYTES = 256 * 1024  # the outputs a failed or cancelled run keeps in its memo, whole, up to this
+MEMO_OUTPUT_CHARS = 2_000  # past it, the start of each
+
+
+def memo_outputs(outputs: dict[str, str]) -> dict[str, str]:
+    """The outputs as the memo keeps them: whole when they fit, else the start of each
+    (a memo past Temporal's payload limit would fail the run's last task, and leave it stuck)."""
+    if sum(len(text.encode()) for text in outputs.values()) <= MEMO_OUTPUTS_BYTES:
+        return dict(outputs)
+    return {step: text if len(text) <= MEMO_OUTPUT_CHARS
+            else f"{text[:MEMO_OUTPUT_CHARS]}\n… [{len(text):,} characters in all: the run's result query has the whole text]"
+            for step, text in outputs.items()}
+
+
+def require_history_room(step: str) -> None:
+    """Before a step starts: fail the run (``HistoryTooLarge``, its outputs kept in the memo)
+    when its history nears Temporal's limits, which would terminate it with nothing kept."""
+    info = workflow.info()
+    size, events = info.get_current_history_size(), info.get_current_history_length()
+    # Read at each call (not bound at import): the suite lowers them to reach them quickly.
+    if size < contracts.HISTORY_BYTES_GUARD and events < contracts.HISTORY_EVENTS_GUARD:
+        return
+    raise ApplicationError(
+        f"the run's history holds {events:,} events and {size:,} bytes, near Temporal's limits; {step!r} and the "
+        f"steps after it were not started (at most {contracts.HISTORY_EVENTS_GUARD:,} events and "
+        f"{contracts.HISTORY_BYTES_GUARD:,} bytes): {TOO_LARGE_ADVICE}, or split the work into several runs",
+        type="HistoryTooLarge", non_retryable=True)
 
 
 class RunEnd:
@@ -83,5 +113,5 @@ class RunEnd:
         self._changed()
 
     def _record_outputs(self) -> None:
-        workflow.upsert_memo({"partial_outputs": dict(self._timeline.outputs), "usage": self._caller.usage.model_dump()})
+        workflow.upsert_memo({"partial_outputs": memo_outputs(self._timeline.outputs), "usage": self._caller.usage.model_dump()})
         self._changed()

@@ -15,6 +15,8 @@ from baton.contracts import ApproveRequest, RaiseBudgetRequest, RunInput, Usage
 from baton.workflows.runtime.board import StepBoard
 
 BUDGET_EXCEEDED = "BudgetExceeded"
+# Failures that end the run wherever they happen, not only the step: no step after them could run.
+RUN_ENDING = (BUDGET_EXCEEDED, "PayloadTooLarge", "HistoryTooLarge")
 STEADY_STATES = ("running", "paused", "awaiting_review")  # a run in one of these can be steered
 
 
