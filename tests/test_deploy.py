@@ -53,3 +53,25 @@ def test_dockerfile_runs_the_worker_from_files_that_exist():
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (REPO_ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def _published(service: dict) -> list[str]:
+    return [str(port) for port in service.get("ports", [])]
+
+
+def test_nothing_is_published_beyond_localhost_by_default():
+    published = {name: _published(service) for name, service in SERVICES.items() if service.get("ports")}
+    assert {"temporal", "temporal-ui", "codec-server"} <= set(published)
+    for name, ports in published.items():
+        for port in ports:  # HOST:HOST_PORT:CONTAINER_PORT, the host the loopback interface
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_the_codec_server_is_a_service_that_demands_a_token():
+    codec = SERVICES["codec-server"]
+    assert codec["build"] == "." and "baton.codec_server" in " ".join(codec["command"])
+    assert codec["environment"]["BATON_CODEC_TOKEN"].startswith("${BATON_CODEC_TOKEN:?")  # no token, no start
+    assert codec["environment"]["BATON_CODEC_KEYS"].startswith("${BATON_CODEC_KEYS:?")
+    assert codec["environment"]["BATON_CODEC_CORS_ORIGINS"] == "http://localhost:8080"  # the UI's origin only
+    assert codec["profiles"] == ["encryption"]  # started with --profile encryption
+    assert SERVICES["worker"]["environment"]["BATON_CODEC_KEYS"] == "${BATON_CODEC_KEYS:-}"
