@@ -13,7 +13,7 @@ from datetime import timedelta
 import openai
 from temporalio.exceptions import ApplicationError
 
-NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 422})
+NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 413, 422})  # 413: as large when asked again
 MAX_RETRY_AFTER = timedelta(minutes=10)
 
 

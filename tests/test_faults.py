@@ -55,12 +55,14 @@ async def test_a_refusal_is_not_retried_and_the_fallback_model_answers(dev_env, 
     assert [r.body["model"] for r in llm.requests] == ["flaky-model", "backup-model"]  # the refusal was not retried
 
 
-async def test_a_non_retryable_400_fails_the_run_with_the_providers_reason(dev_env, llm, task_queue):
-    llm.script_stage("draft", Reply(status=400, body='{"error": {"message": "context length exceeded"}}'))
+# 413: a request the provider finds too large is as large when asked again.
+@pytest.mark.parametrize(("status", "reason"), [(400, "context length exceeded"), (413, "request body too large")])
+async def test_a_non_retryable_4xx_fails_the_run_with_the_providers_reason(dev_env, llm, task_queue, status, reason):
+    llm.script_stage("draft", Reply(status=status, body=f'{{"error": {{"message": "{reason}"}}}}'))
     inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")])
     async with real_worker(dev_env.client, llm, task_queue):
         handle = await baton.start(dev_env.client, inp, queue=task_queue)
-        with pytest.raises(baton.BatonError, match=r"stage 'draft' \(writer\) failed: .*HTTP 400.*context length exceeded"):
+        with pytest.raises(baton.BatonError, match=rf"stage 'draft' \(writer\) failed: .*HTTP {status}.*{reason}"):
             await baton.wait_result(dev_env.client, handle.id)
     assert llm.stage_calls("draft") == 1
 
