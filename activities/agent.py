@@ -58,9 +58,9 @@ def make_openai_client(env: Mapping[str, str] = os.environ) -> openai.AsyncOpenA
 class AgentActivities:
     def __init__(self, provider: ModelProvider | openai.AsyncOpenAI, registry: AgentRegistry,
                  artifacts: ArtifactStore | None = None, breakers: BreakerBoard | None = None,
-                 payload_limit: int = PAYLOAD_BYTES_LIMIT):
+                 payload_limit: int | None = PAYLOAD_BYTES_LIMIT):
         """``provider``: the model provider seam (an ``openai`` client is served by
-        ``OpenAIChatProvider``); ``payload_limit``: the server's limit for one payload."""
+        ``OpenAIChatProvider``); ``payload_limit``: the server's limit for one payload (None: a payload store takes any)."""
         self._provider = OpenAIChatProvider(provider) if isinstance(provider, openai.AsyncOpenAI) else provider
         self._registry = registry
         self._artifacts = artifacts or ArtifactStore(artifacts_dir())
@@ -116,7 +116,8 @@ class AgentActivities:
             if request.artifact_key and not result.tool_calls:
                 key = self._artifacts.write(request.artifact_key, result.text)
                 result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
-            if (size := len(result.model_dump_json().encode())) > self._payload_limit - PAYLOAD_MARGIN:
+            size = len(result.model_dump_json().encode()) if self._payload_limit is not None else 0
+            if self._payload_limit is not None and size > self._payload_limit - PAYLOAD_MARGIN:
                 log.warning("answer too large to record", bytes=size, limit=self._payload_limit)
                 raise ApplicationError(
                     f"the answer of {result.model} is {size:,} bytes; one recorded payload may be at most "

@@ -14,6 +14,7 @@ from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
 from baton import telemetry
+from baton.payload_store import external_storage
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_TASK_QUEUE = "baton"
@@ -34,13 +35,16 @@ def connect_config(env: Mapping[str, str] = os.environ) -> dict:
 
 
 def data_converter(env: Mapping[str, str] = os.environ) -> DataConverter:
-    """Pydantic payloads, encrypted with AES-GCM when BATON_CODEC_KEYS is set (baton.codec)."""
+    """Pydantic payloads, encrypted with AES-GCM when BATON_CODEC_KEYS is set (baton.codec),
+    the large ones in the payload store BATON_PAYLOAD_STORE names (baton.payload_store)."""
+    storage = external_storage(env)
+    converter = dataclasses.replace(pydantic_data_converter, external_storage=storage) if storage else pydantic_data_converter
     if not env.get("BATON_CODEC_KEYS"):
-        return pydantic_data_converter
+        return converter
     from baton.codec import codec_from_env  # cryptography: only where payloads are encrypted
 
     codec = codec_from_env(env)
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec) if codec else pydantic_data_converter
+    return dataclasses.replace(converter, payload_codec=codec) if codec else converter
 
 
 async def connect(env: Mapping[str, str] = os.environ) -> Client:

@@ -28,6 +28,7 @@ from baton.activities.artifacts import ArtifactStore, artifacts_dir
 from baton.activities.breaker import BreakerBoard
 from baton.activities.forks import ForkLoader
 from baton.activities.indexing import SearchAttributeCheck
+from baton.activities.payload_limits import PayloadStoreCheck
 from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
 from baton.contracts import PAYLOAD_BYTES_LIMIT
@@ -56,8 +57,10 @@ def build_worker(
     code.use(env=env)  # a user's code functions (BATON_CODE), for flows' code nodes and agents' tools
     breakers = BreakerBoard(failures_to_open=int(env.get("BATON_BREAKER_FAILURES", "5")),
                             cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
+    # With a payload store, an answer past the limit is stored and referenced: no limit of its own.
+    stored = client.data_converter.external_storage is not None
     agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers,
-                             payload_limit=int(env.get("BATON_PAYLOAD_LIMIT_BYTES", PAYLOAD_BYTES_LIMIT)))
+                             payload_limit=None if stored else int(env.get("BATON_PAYLOAD_LIMIT_BYTES", PAYLOAD_BYTES_LIMIT)))
     tools = tools or ToolActivities(registry, env)
     return Worker(
         client,
@@ -65,7 +68,7 @@ def build_worker(
         workflows=patterns.workflow_classes(),
         activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered,
                     code_steps.run_code, code_steps.flow_catalog, tools.resolve_tools, tools.call_tool,
-                    ForkLoader(client).load_fork],
+                    ForkLoader(client).load_fork, PayloadStoreCheck(client).threshold],
         # One slot per concurrent LLM call this worker may make.
         max_concurrent_activities=int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20")),
         # Agent calls started per second by this worker, and by all workers of the

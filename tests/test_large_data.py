@@ -11,9 +11,11 @@ import re
 import uuid
 
 import pytest
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 
+from baton import client as baton
 from baton import contracts
+from baton.temporal import data_converter
 from baton.contracts import FanOutInput, PipelineInput, StageSpec, TaskSpec
 from tests.conftest import real_worker, spawn_worker
 
@@ -114,3 +116,29 @@ async def test_the_sdks_payload_size_warnings_reach_the_structured_log(dev_env, 
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     warned = [line for line in lines if line.get("logger", "").startswith("temporalio.core") and "payload" in line["event"].lower()]
     assert warned and warned[0]["level"] == "warning", log.read_text()[-3000:]
+
+
+async def test_with_a_payload_store_the_large_pipeline_completes_and_its_history_stays_small(dev_env, llm, tmp_path):
+    # What BATON_PAYLOAD_STORE gives every process: the same converter, the same store.
+    converter = data_converter({"BATON_PAYLOAD_STORE": f"file://{tmp_path / 'payloads'}"})
+    client = Client(dev_env.client.service_client, namespace=dev_env.client.namespace, data_converter=converter)
+    for n in range(1, 8):
+        llm.script_stage(f"s{n}", chr(ord("a") + n) * 400_000)
+    async with real_worker(client, llm, "stored-payloads"):
+        handle = await client.start_workflow("PipelineWorkflow", pipeline(7), id=f"stored-{uuid.uuid4().hex[:6]}",
+                                             task_queue="stored-payloads")
+        result = await asyncio.wait_for(handle.result(), 60)
+        info = (await handle.describe()).raw_description.workflow_execution_info
+        trace = await baton.trace(client, handle.id)
+    assert [r.stage for r in llm.requests] == [f"s{n}" for n in range(1, 8)]
+    assert result["outputs"]["s7"] == "h" * 400_000  # read back whole from the store
+    assert "f" * 400_000 in llm.requests[-1].prompt  # s7 saw s5's whole output: 2.4 MB of context
+    assert info.history_size_bytes < 100_000 and info.history_length < 100  # the history holds references
+    assert len(trace.calls) == 7  # the trace reads through the store too
+    with pytest.raises(RuntimeError, match="TMPRL1105"):  # a client without the store cannot read them
+        await dev_env.client.get_workflow_handle(handle.id).result()
+
+
+def test_a_payload_store_that_is_not_a_folder_is_refused_by_name():
+    with pytest.raises(ValueError, match="BATON_PAYLOAD_STORE='s3://x': give file:///a/folder"):
+        data_converter({"BATON_PAYLOAD_STORE": "s3://x"})

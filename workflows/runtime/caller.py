@@ -17,6 +17,14 @@ from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, PRIORITY_KEYS,
                              AgentSpec, ResolveAgentsRequest, RetrySpec, ToolInfo, ToolsRequest, Usage)
 
 
+async def stored_externally(size: int) -> bool:
+    """Whether this worker's payload store takes a payload of ``size`` bytes (asked once a
+    payload would exceed the limit: recorded, so runs without large payloads never ask)."""
+    threshold = await workflow.execute_local_activity("payload_store", result_type=int | None,
+                                                      start_to_close_timeout=timedelta(seconds=10))
+    return threshold is not None and size >= threshold
+
+
 def retry_policy(retry: RetrySpec) -> RetryPolicy:
     return RetryPolicy(
         maximum_attempts=retry.maximum_attempts,
@@ -84,16 +92,17 @@ class AgentCaller:
             raise ApplicationError(f"agent {name!r}: " + (cause.message if cause else str(err.cause or err)),
                                    type=cause.type if cause else "McpServerFailed", non_retryable=True) from err
 
-    def _check_fits(self, request: AgentRequest) -> None:
+    async def _check_fits(self, request: AgentRequest) -> None:
         """Fail the step now, naming it, when its request would not fit in one payload:
         Temporal would refuse the command, and the run would stay stuck retrying its
-        workflow task. Measured only when a rough count says it might not fit."""
+        workflow task. Measured only when a rough count says it might not fit; a worker
+        that stores large payloads externally (``stored_externally``) carries it."""
         texts = [request.goal, request.instructions or "", *(c.output for c in request.context), *request.feedback,
                  *(t.content or "" for t in request.conversation), *(c.arguments for t in request.conversation for c in t.tool_calls)]
         if sum(map(len, texts)) * 6 < PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN:  # 6: the most JSON makes of one character
             return
         size = workflow.payload_converter().to_payload(request).ByteSize()
-        if size <= PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN:
+        if size <= PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN or await stored_externally(size):
             return
         biggest = sorted(request.context, key=lambda c: -len(c.output))[:5]
         seen = ", ".join(f"{c.name} {len(c.output.encode()):,}" for c in biggest)
@@ -128,7 +137,7 @@ class AgentCaller:
         """The agent's model (``chosen_model``: a person's choice instead), its fallback models,
         then each fallback agent's models, in order; the usage counted. Raises
         ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
-        self._check_fits(request)
+        await self._check_fits(request)
         spec = self._specs[agent]
         if chosen_model:  # the agent as it runs this step: the trace shows its model, not a fallback
             spec = spec.model_copy(update={"model": chosen_model})

@@ -13,6 +13,7 @@ from temporalio.worker import (ExecuteWorkflowInput, Interceptor, WorkflowInboun
                                WorkflowInterceptorClassInput)
 
 from baton.contracts import PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, TOO_LARGE_ADVICE
+from baton.workflows.runtime.caller import stored_externally
 
 
 class ResultSizeGuard(Interceptor):
@@ -26,7 +27,7 @@ class _GuardedRun(WorkflowInboundInterceptor):
         if result is None:
             return result
         size = workflow.payload_converter().to_payload(result).ByteSize()
-        if size <= PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN:
+        if size <= PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN or await stored_externally(size):
             return result
         too_large = ApplicationError(f"the run's result is {size:,} bytes; one payload may be at most "
                                      f"{PAYLOAD_BYTES_LIMIT:,}: {TOO_LARGE_ADVICE}", type="PayloadTooLarge",
