@@ -116,12 +116,12 @@ class AgentActivities:
             if request.artifact_key and not result.tool_calls:
                 key = self._artifacts.write(request.artifact_key, result.text)
                 result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
-            size = len(result.model_dump_json().encode()) if self._payload_limit is not None else 0
-            if self._payload_limit is not None and size > self._payload_limit - PAYLOAD_MARGIN:
-                log.warning("answer too large to record", bytes=size, limit=self._payload_limit)
+            limit = self._payload_limit
+            if limit is not None and (size := len(result.model_dump_json().encode())) > limit - PAYLOAD_MARGIN:
+                log.warning("answer too large to record", bytes=size, limit=limit)
                 raise ApplicationError(
                     f"the answer of {result.model} is {size:,} bytes; one recorded payload may be at most "
-                    f"{self._payload_limit:,} (BATON_PAYLOAD_LIMIT_BYTES): {TOO_LARGE_ADVICE}",
+                    f"{limit:,} (BATON_PAYLOAD_LIMIT_BYTES): {TOO_LARGE_ADVICE}",
                     type="AnswerTooLarge", non_retryable=True)  # asking again would pay for another one
             log.info("agent call finished", total_tokens=result.usage.total_tokens, cost_usd=result.usage.cost_usd,
                      artifact=result.artifact)

@@ -149,11 +149,11 @@ class ControlPlane(Generic[I]):
             await self.inheritance.load(fork)
             steps = self.fork_steps()
             named = {*fork.set, *fork.agents, *fork.models}
-            if steps is not None and (unknown := sorted(named - steps)):
-                raise ValueError(f"fork: no {self.step_noun} {', '.join(map(repr, unknown))} in this run; "
-                                 f"{self.step_noun}s: {', '.join(sorted(steps))}")
-            if steps is not None:  # a fork with other steps (--input) inherits only the ones it has
-                self.inheritance.keep_only(steps)
+            if steps is not None:
+                if unknown := sorted(named - steps):
+                    raise ValueError(f"fork: no {self.step_noun} {', '.join(map(repr, unknown))} in this run; "
+                                     f"{self.step_noun}s: {', '.join(sorted(steps))}")
+                self.inheritance.keep_only(steps)  # a fork with other steps (--input) inherits only the ones it has
             for agent in set(fork.agents.values()):
                 await self.agents.known(agent)
             if fork.models and (unknown := sorted(set(fork.models.values()) - await self.agents.models())):
@@ -220,9 +220,9 @@ class ControlPlane(Generic[I]):
         await self.pauses.wait()
         await self.budget.check(self.publish)
         own_tools = [] if tools else await self.agents.tools_of(agent)
-        if on_board and agent != self.board.agent(step):
-            self.board.assign(step, agent)
         if on_board:
+            if agent != self.board.agent(step):
+                self.board.assign(step, agent)
             self.board.chosen(step, self.overrides.shown(step))
         run = self.board.start(step) if on_board else 1
         self.board.call_started(step)

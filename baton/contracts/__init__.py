@@ -42,6 +42,7 @@ Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
 INPUT_BYTES_LIMIT = 1_048_576  # a run's input as JSON; Temporal refuses a payload past 2 MB
 PAYLOAD_BYTES_LIMIT = 2 * 1024 * 1024  # Temporal's default for one payload (limit.blobSize.error)
 PAYLOAD_MARGIN = 16 * 1024  # what a payload gains on its way (metadata, encryption) beyond its JSON
+PAYLOAD_ROOM = PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN  # the JSON a workflow's payload may hold
 # A run stops before Temporal's own history limits (50 MiB / 51,200 events by default) would terminate it
 # without its partial outputs: no new step starts past these.
 HISTORY_BYTES_GUARD = 45 * 1024 * 1024

@@ -13,15 +13,19 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, PRIORITY_KEYS, TOO_LARGE_ADVICE, AgentRequest, AgentResult,
+from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_ROOM, PRIORITY_KEYS, TOO_LARGE_ADVICE, AgentRequest, AgentResult,
                              AgentSpec, ResolveAgentsRequest, RetrySpec, ToolInfo, ToolsRequest, Usage)
 
 
-async def stored_externally(size: int) -> bool:
-    """Whether this worker's payload store takes a payload of ``size`` bytes (asked once a
-    payload would exceed the limit: recorded, so runs without large payloads never ask)."""
-    threshold = await workflow.execute_local_activity("payload_store", result_type=int | None,
-                                                      start_to_close_timeout=timedelta(seconds=10))
+async def store_threshold() -> int | None:
+    """The size past which this worker stores payloads externally (None: no store). Asked
+    only once a payload would exceed the limit: recorded, so runs without large payloads never ask."""
+    return await workflow.execute_local_activity("payload_store", result_type=int | None,
+                                                 start_to_close_timeout=timedelta(seconds=10))
+
+
+def stored(size: int, threshold: int | None) -> bool:
+    """Whether a store past ``threshold`` (None: no store) takes a payload of ``size`` bytes."""
     return threshold is not None and size >= threshold
 
 
@@ -40,6 +44,8 @@ class AgentCaller:
         self._tools: dict[str, asyncio.Future[list[ToolInfo]]] = {}  # each agent's listing, once per run
         self._step_noun = step_noun
         self._every = False  # every configured agent resolved (to list the models a person may choose)
+        self._store_asked = False  # the worker's payload store, asked once a payload would pass the limit
+        self._store_threshold: int | None = None
         self.usage = Usage()  # every agent call's, and every child run's, of this run
 
     async def resolve(self, names: set[str], every: bool = False, defined: Sequence[AgentSpec] = ()) -> None:
@@ -92,17 +98,23 @@ class AgentCaller:
             raise ApplicationError(f"agent {name!r}: " + (cause.message if cause else str(err.cause or err)),
                                    type=cause.type if cause else "McpServerFailed", non_retryable=True) from err
 
+    async def _stored_externally(self, size: int) -> bool:
+        # Asked once per run: every later large request of the run has the same answer.
+        if not self._store_asked:
+            self._store_threshold, self._store_asked = await store_threshold(), True
+        return stored(size, self._store_threshold)
+
     async def _check_fits(self, request: AgentRequest) -> None:
         """Fail the step now, naming it, when its request would not fit in one payload:
         Temporal would refuse the command, and the run would stay stuck retrying its
         workflow task. Measured only when a rough count says it might not fit; a worker
-        that stores large payloads externally (``stored_externally``) carries it."""
+        that stores large payloads externally carries it."""
         texts = [request.goal, request.instructions or "", *(c.output for c in request.context), *request.feedback,
                  *(t.content or "" for t in request.conversation), *(c.arguments for t in request.conversation for c in t.tool_calls)]
-        if sum(map(len, texts)) * 6 < PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN:  # 6: the most JSON makes of one character
+        if sum(map(len, texts)) * 6 < PAYLOAD_ROOM:  # 6: the most JSON makes of one character
             return
         size = workflow.payload_converter().to_payload(request).ByteSize()
-        if size <= PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN or await stored_externally(size):
+        if size <= PAYLOAD_ROOM or await self._stored_externally(size):
             return
         biggest = sorted(request.context, key=lambda c: -len(c.output))[:5]
         seen = ", ".join(f"{c.name} {len(c.output.encode()):,}" for c in biggest)

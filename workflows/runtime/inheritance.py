@@ -75,10 +75,6 @@ class Inheritance:
         """Why ``step`` is to be skipped, once (None: it runs)."""
         return self._skips.pop(step, None)
 
-    def pending(self, step: str) -> bool:
-        """A person already decided what ``step``'s next run gives (an output or a skip)."""
-        return step in self._given or step in self._skips
-
     def take(self, step: str, structured: bool) -> AgentResult | None:
         """``step``'s given output as its agent's answer (``structured``: with the JSON
         object it holds as data), once; None when it has none and must run."""

@@ -12,8 +12,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import (ExecuteWorkflowInput, Interceptor, WorkflowInboundInterceptor,
                                WorkflowInterceptorClassInput)
 
-from baton.contracts import PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, TOO_LARGE_ADVICE
-from baton.workflows.runtime.caller import stored_externally
+from baton.contracts import PAYLOAD_BYTES_LIMIT, PAYLOAD_ROOM, TOO_LARGE_ADVICE
+from baton.workflows.runtime.caller import store_threshold, stored
 
 
 class ResultSizeGuard(Interceptor):
@@ -27,7 +27,7 @@ class _GuardedRun(WorkflowInboundInterceptor):
         if result is None:
             return result
         size = workflow.payload_converter().to_payload(result).ByteSize()
-        if size <= PAYLOAD_BYTES_LIMIT - PAYLOAD_MARGIN or await stored_externally(size):
+        if size <= PAYLOAD_ROOM or stored(size, await store_threshold()):
             return result
         too_large = ApplicationError(f"the run's result is {size:,} bytes; one payload may be at most "
                                      f"{PAYLOAD_BYTES_LIMIT:,}: {TOO_LARGE_ADVICE}", type="PayloadTooLarge",
