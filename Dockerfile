@@ -13,7 +13,8 @@ COPY worker.py starter.py agents.toml ./
 RUN pip install ".[worker]"
 
 # No secrets in the image: keys come from the environment at run time.
-RUN useradd --create-home --uid 10001 baton
+RUN useradd --create-home --uid 10001 baton \
+ && mkdir -p /var/lib/baton/store && chown baton /var/lib/baton/store  # a new volume mounted here copies the owner
 USER baton
 WORKDIR /home/baton
 CMD ["baton-worker"]

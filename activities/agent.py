@@ -11,6 +11,7 @@ prices, metrics, artifacts and logs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Mapping
@@ -25,13 +26,14 @@ from temporalio.exceptions import ApplicationError
 from baton.activities.artifacts import ArtifactStore, artifacts_dir, preview
 from baton.activities.assembly import Answer, AnswerAssembly
 from baton.activities.breaker import BreakerBoard, guarded
+from baton.activities.context_store import REF_MIN_CHARS, ContextStore
 from baton.activities.heartbeat import live_heartbeats
 from baton.activities.metrics import AgentMetrics, outcome_of
 from baton.activities.prompts import build_messages, correction_message, tool_definitions
 from baton.activities.provider import ModelCall, ModelProvider, OpenAIChatProvider
 from baton.agents import AgentRegistry, UnknownAgentError
 from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, TOO_LARGE_ADVICE, AgentRequest, AgentResult, AgentSpec,
-                             LiveAnswer, ResolveAgentsRequest, Usage, explain)
+                             ContextItem, LiveAnswer, ResolveAgentsRequest, Usage, explain)
 from baton.schemas import choice_schema, resolve_schema
 
 log = structlog.get_logger("baton.agent")
@@ -58,9 +60,10 @@ def make_openai_client(env: Mapping[str, str] = os.environ) -> openai.AsyncOpenA
 class AgentActivities:
     def __init__(self, provider: ModelProvider | openai.AsyncOpenAI, registry: AgentRegistry,
                  artifacts: ArtifactStore | None = None, breakers: BreakerBoard | None = None,
-                 payload_limit: int | None = PAYLOAD_BYTES_LIMIT):
+                 payload_limit: int | None = PAYLOAD_BYTES_LIMIT, context: ContextStore | None = None):
         """``provider``: the model provider seam (an ``openai`` client is served by
-        ``OpenAIChatProvider``); ``payload_limit``: the server's limit for one payload (None: a payload store takes any)."""
+        ``OpenAIChatProvider``); ``payload_limit``: the server's limit for one payload (None: a payload store takes any);
+        ``context``: where answers are kept for later steps to see by reference (None: they travel inline)."""
         self._provider = OpenAIChatProvider(provider) if isinstance(provider, openai.AsyncOpenAI) else provider
         self._registry = registry
         self._artifacts = artifacts or ArtifactStore(artifacts_dir())
@@ -71,6 +74,7 @@ class AgentActivities:
         self._json_schema_unsupported: set[str] = set()
         self._agent_metrics: AgentMetrics | None = None
         self._payload_limit = payload_limit
+        self._context = context
 
     @activity.defn(name="resolve_agents")
     async def resolve_agents(self, request: ResolveAgentsRequest) -> list[AgentSpec]:
@@ -105,7 +109,7 @@ class AgentActivities:
             log.debug("agent call started")
             began = time.monotonic()
             try:
-                result = await self._run(self._with_full_context(request))
+                result = await self._run(await self._with_full_context(request))
             except BaseException as err:
                 outcome = outcome_of(err)
                 self._metrics().record(request.agent.name, request.model, outcome, time.monotonic() - began)
@@ -113,6 +117,9 @@ class AgentActivities:
                 raise
             result = result.model_copy(update={"usage": self._registry.priced(result.model, result.usage)})
             self._metrics().record(request.agent.name, result.model, "ok", time.monotonic() - began, result.usage)
+            if self._context is not None and not result.tool_calls and len(result.text) >= REF_MIN_CHARS:
+                activity.heartbeat()  # the answer is whole; storing it may take a moment
+                result = result.model_copy(update={"ref": await self._context.put(result.text)})
             if request.artifact_key and not result.tool_calls:
                 key = self._artifacts.write(request.artifact_key, result.text)
                 result = result.model_copy(update={"artifact": key, "text": preview(result.text, key)})
@@ -137,13 +144,22 @@ class AgentActivities:
             self._agent_metrics = AgentMetrics(activity.metric_meter())
         return self._agent_metrics
 
-    def _with_full_context(self, request: AgentRequest) -> AgentRequest:
-        """Earlier outputs kept as artifacts reach the model whole, not as previews."""
-        if not any(item.artifact for item in request.context):
+    async def _with_full_context(self, request: AgentRequest) -> AgentRequest:
+        """Earlier outputs given by reference, or kept as artifacts, reach the model whole."""
+        if not any(item.ref or item.artifact for item in request.context):
             return request
-        context = [item.model_copy(update={"output": self._artifacts.read(item.artifact)}) if item.artifact else item
-                   for item in request.context]
+        wholes = await asyncio.gather(*(self._whole(item) for item in request.context))
+        context = [item.model_copy(update={"output": whole}) for item, whole in zip(request.context, wholes)]
         return request.model_copy(update={"context": context})
+
+    async def _whole(self, item: ContextItem) -> str:
+        if item.ref:
+            if self._context is None:
+                raise ApplicationError(f"the output of {item.name!r} was given by reference, and this worker has no "
+                                       "payload store: every worker must use the same BATON_PAYLOAD_STORE",
+                                       type="ContextMissing")
+            return await self._context.get(item.ref, item.name)
+        return self._artifacts.read(item.artifact) if item.artifact else item.output
 
     async def _run(self, request: AgentRequest) -> AgentResult:
         schema_name = request.output_schema or request.agent.output_schema

@@ -2,9 +2,10 @@
 
 An agent call asked for an artifact writes its whole answer to
 ``<artifacts dir>/<workflow id>/<stage>-v<n>.md`` and returns the key; when the
-answer is long, the workflow history keeps only a preview and later agents get
-the full text read back from the file. The directory is ``BATON_ARTIFACTS_DIR``
-(default ``data/artifacts``); workers on several hosts need it on a shared volume.
+answer is long, the workflow history keeps only a preview. Later agents read the
+whole text from the payload store (``context_store.py``), or, on a worker with
+no store, from this file. The directory is ``BATON_ARTIFACTS_DIR`` (default
+``data/artifacts``); with a store, each machine may keep its own.
 
 Keys are built from ids, never from model output, and are sanitised again
 here: one directory level, no ``..``, no absolute paths.

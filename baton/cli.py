@@ -523,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
             say_what_runs()
             return 0
         configure_logging(level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
+        if not os.environ.get("TEMPORAL_ADDRESS"):  # the embedded server: its store too
+            embedded.use_default_store()
         if "BATON_TEMPORAL_PORT" in os.environ:  # the embedded server on another port
             os.environ.setdefault("TEMPORAL_ADDRESS", f"127.0.0.1:{os.environ['BATON_TEMPORAL_PORT']}")
         return asyncio.run(steer(args))

@@ -11,6 +11,8 @@ then in the Web UI: Settings → Codec Server → ``http://localhost:8081``
 - CORS: only the origins in ``BATON_CODEC_CORS_ORIGINS`` (comma-separated;
   default ``http://localhost:8233``, the embedded Web UI) may call it from a browser.
 - ``BATON_CODEC_TOKEN``: when set, requests need ``Authorization: Bearer <token>``.
+- ``BATON_PAYLOAD_STORE``: payloads the history holds as references to the
+  store are read from it, then decrypted, so the Web UI shows them whole.
 """
 
 from __future__ import annotations
@@ -23,14 +25,24 @@ from collections.abc import Mapping
 from aiohttp import web
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from temporalio.api.common.v1 import Payloads
+from temporalio.converter import DataConverter
 
-from baton.codec import AesGcmCodec, CodecKeyError, codec_from_env
+from baton.codec import CodecKeyError
+from baton.temporal import data_converter
 
 DEFAULT_ORIGINS = "http://localhost:8233"
 ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
 
 
-def make_app(codec: AesGcmCodec, origins: set[str], token: str | None) -> web.Application:
+async def read_payloads(converter: DataConverter, payloads: Payloads) -> None:
+    """In place, what a client reading a history does with its payloads: references read
+    from the store, then decrypted. The SDK's own inbound step (``_transform_inbound_payloads``,
+    private in temporalio 1.35, pinned: tests/test_codec.py runs it against a real history)."""
+    await converter._transform_inbound_payloads(payloads)
+
+
+def make_app(converter: DataConverter, origins: set[str], token: str | None) -> web.Application:
+    """``converter``: the codec and the payload store the workers use (``baton.temporal.data_converter``)."""
     @web.middleware
     async def cors_and_auth(request: web.Request, handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
@@ -53,11 +65,16 @@ def make_app(codec: AesGcmCodec, origins: set[str], token: str | None) -> web.Ap
     async def transform(request: web.Request, encode: bool) -> web.Response:
         try:
             payloads = ParseDict(await request.json(), Payloads())
-            done = await (codec.encode if encode else codec.decode)(list(payloads.payloads))
+            if encode and converter.payload_codec is not None:
+                payloads = Payloads(payloads=await converter.payload_codec.encode(list(payloads.payloads)))
+            elif not encode:
+                await read_payloads(converter, payloads)
         except (ValueError, ParseError) as err:  # bad JSON, or CodecKeyError
             status = 422 if isinstance(err, CodecKeyError) else 400
             return web.json_response({"error": str(err)}, status=status)
-        return web.json_response(MessageToDict(Payloads(payloads=done)))
+        except (LookupError, OSError, RuntimeError) as err:  # a reference the store does not hold, or no store
+            return web.json_response({"error": str(err)}, status=422)
+        return web.json_response(MessageToDict(payloads))
 
     async def encode(request: web.Request) -> web.Response:
         return await transform(request, encode=True)
@@ -72,11 +89,12 @@ def make_app(codec: AesGcmCodec, origins: set[str], token: str | None) -> web.Ap
 
 
 def app_from_env(env: Mapping[str, str] = os.environ) -> web.Application:
-    codec = codec_from_env(env)
-    if codec is None:
-        raise SystemExit("BATON_CODEC_KEYS is not set: nothing to decode with (python -m baton.codec makes a key)")
+    converter = data_converter(env)
+    if converter.payload_codec is None and converter.external_storage is None:
+        raise SystemExit("neither BATON_CODEC_KEYS nor BATON_PAYLOAD_STORE is set: nothing to decode "
+                         "(python -m baton.codec makes a key)")
     origins = {o.strip() for o in env.get("BATON_CODEC_CORS_ORIGINS", DEFAULT_ORIGINS).split(",") if o.strip()}
-    return make_app(codec, origins, env.get("BATON_CODEC_TOKEN") or None)
+    return make_app(converter, origins, env.get("BATON_CODEC_TOKEN") or None)
 
 
 if __name__ == "__main__":

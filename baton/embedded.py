@@ -156,9 +156,17 @@ def ensure_dev_server(say: Say) -> str:
         _spawn("temporal", dev_server_argv(port, ui_port, folder / "temporal.db"))
         _wait_until(lambda: port_open("127.0.0.1", port), 60, "the Temporal dev server", folder / "temporal.log")
     register_search_attributes(address, say)
+    use_default_store()
     os.environ["TEMPORAL_ADDRESS"] = address
     os.environ.setdefault("BATON_UI_URL", f"http://localhost:{ui_port}")
     return address
+
+
+def use_default_store() -> None:
+    """On the embedded default, large payloads and the outputs later steps see by reference
+    are kept in ``data/store`` (every process here is on this machine): the worker started
+    here and every command read the same folder. ``BATON_PAYLOAD_STORE=`` (empty): none."""
+    os.environ.setdefault("BATON_PAYLOAD_STORE", (data_dir() / "store").resolve().as_uri())
 
 
 # ---------------------------------------------------------------- worker

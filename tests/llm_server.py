@@ -59,6 +59,7 @@ class Request:
     stage: str | None
     at: float
     authorization: str = ""  # the Authorization header the client sent
+    prompt_chars: int = 0  # the whole prompt's length (``prompt`` may keep only its head: ``keep_prompt_chars``)
 
 
 class ScriptedLLM:
@@ -66,6 +67,8 @@ class ScriptedLLM:
         self.latency = latency
         self.reject_json_schema = reject_json_schema
         self.requests: list[Request] = []
+        # Keep only this much of each prompt (and no body): runs whose prompts add up to gigabytes.
+        self.keep_prompt_chars: int | None = None
         self._scripts: list[tuple[str, deque[Reply]]] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -113,8 +116,10 @@ class ScriptedLLM:
         stage_match = STAGE_LINE.search(prompt)
         stage = stage_match.group(1).strip() if stage_match else None
         with self._lock:
-            self.requests.append(Request(body=body, prompt=prompt, stage=stage, at=time.monotonic(),
-                                          authorization=http.headers.get("Authorization", "")))
+            kept = self.keep_prompt_chars
+            self.requests.append(Request(body=body if kept is None else {}, prompt=prompt[:kept], stage=stage,
+                                         at=time.monotonic(), authorization=http.headers.get("Authorization", ""),
+                                         prompt_chars=len(prompt)))
             number = len(self.requests)
         fmt = (body.get("response_format") or {}).get("type")
         if self.reject_json_schema and fmt == "json_schema":

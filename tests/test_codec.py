@@ -78,7 +78,7 @@ async def test_a_run_with_encryption_leaves_only_ciphertext_in_the_history(dev_e
     # The codec server decrypts those payloads for the Web UI.
     events = [e async for e in dev_env.client.get_workflow_handle(handle.id).fetch_history_events()]
     started = events[0].workflow_execution_started_event_attributes.input
-    async with TestClient(TestServer(make_app(AesGcmCodec(parse_keys(keys)), {"http://localhost:8233"}, None))) as http:
+    async with TestClient(TestServer(make_app(data_converter(env), {"http://localhost:8233"}, None))) as http:
         response = await http.post("/decode", json=MessageToDict(started))
         assert response.status == 200
         decoded = await response.json()
@@ -87,7 +87,7 @@ async def test_a_run_with_encryption_leaves_only_ciphertext_in_the_history(dev_e
 
 
 async def codec_server(token: str | None = "s3cret") -> TestClient:
-    app = make_app(AesGcmCodec(parse_keys(f"k1={new_key()}")), {"http://localhost:8233"}, token)
+    app = make_app(data_converter({"BATON_CODEC_KEYS": f"k1={new_key()}"}), {"http://localhost:8233"}, token)
     return TestClient(TestServer(app))
 
 
@@ -110,3 +110,27 @@ async def test_codec_server_needs_the_bearer_token_and_answers_only_allowed_orig
         bad = await http.post("/decode", data="not json", headers={"Authorization": "Bearer s3cret",
                                                                    "Content-Type": "application/json"})
         assert bad.status == 400
+
+
+async def test_the_codec_server_shows_payloads_kept_in_the_store_whole(dev_env, llm, task_queue, tmp_path):
+    env = {"BATON_CODEC_KEYS": f"k1={new_key()}", "BATON_PAYLOAD_STORE": (tmp_path / "store").as_uri()}
+    client = Client(dev_env.client.service_client, namespace=dev_env.client.namespace, data_converter=data_converter(env))
+    answer = "Tides_of_Brittany;" * 25_000  # 450 KB, past the store's threshold (one word: a few chunks)
+    llm.script_stage("draft", answer)
+    async with real_worker(client, llm, task_queue, **env):
+        handle = await baton.start(client, PipelineInput(goal="tides", stages=[StageSpec(name="draft", agent="writer")]),
+                                   queue=task_queue)
+        await baton.wait_result(client, handle.id)
+    events = [e async for e in dev_env.client.get_workflow_handle(handle.id).fetch_history_events()]
+    answered = next(e.activity_task_completed_event_attributes.result for e in events  # the agent call's
+                    if e.HasField("activity_task_completed_event_attributes"))
+    assert answered.ByteSize() < 2_000 and b"Brittany" not in answered.SerializeToString()  # a reference: no text
+    body = MessageToDict(answered)
+    for where, status in ((env, 200), ({"BATON_CODEC_KEYS": env["BATON_CODEC_KEYS"]}, 422)):
+        async with TestClient(TestServer(make_app(data_converter(where), {"http://localhost:8233"}, None))) as http:
+            response = await http.post("/decode", json=body)
+            assert response.status == status, await response.text()
+            if status == 200:
+                assert answer in base64.b64decode((await response.json())["payloads"][0]["data"]).decode()
+            else:
+                assert "TMPRL1105" in (await response.json())["error"]  # without the store: said so, not a crash

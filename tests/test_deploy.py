@@ -12,7 +12,8 @@ from compose_spec import PyCompose
 from tests.conftest import REPO_ROOT
 
 COMPOSE_TEXT = (REPO_ROOT / "docker-compose.yml").read_text()
-SERVICES = PyCompose.from_yaml(COMPOSE_TEXT).to_dict()["services"]
+COMPOSE = PyCompose.from_yaml(COMPOSE_TEXT).to_dict()
+SERVICES = COMPOSE["services"]
 
 
 def test_compose_has_the_production_services():
@@ -44,6 +45,16 @@ def test_worker_scales_and_takes_secrets_from_the_environment():
         for key, value in (service.get("environment") or {}).items():
             if re.search(r"KEY|PASSWORD|PWD|SECRET|TOKEN", key):
                 assert str(value).startswith("${"), f"{key} is hard-coded"
+
+
+def test_scaled_workers_share_one_payload_store_the_worker_user_owns():
+    worker, codec = SERVICES["worker"], SERVICES["codec-server"]
+    for service in (worker, codec):  # the codec server reads what the workers stored
+        assert service["environment"]["BATON_PAYLOAD_STORE"] == "${BATON_PAYLOAD_STORE:-file:///var/lib/baton/store}"
+    assert "payload-store:/var/lib/baton/store" in worker["volumes"] and "payload-store" in COMPOSE["volumes"]
+    assert "payload-store:/var/lib/baton/store:ro" in codec["volumes"]
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert "chown baton /var/lib/baton/store" in dockerfile and dockerfile.index("chown baton") < dockerfile.index("USER baton")
 
 
 def test_dockerfile_runs_the_worker_from_files_that_exist():

@@ -139,6 +139,7 @@ async def test_with_a_payload_store_the_large_pipeline_completes_and_its_history
         await dev_env.client.get_workflow_handle(handle.id).result()
 
 
-def test_a_payload_store_that_is_not_a_folder_is_refused_by_name():
-    with pytest.raises(ValueError, match="BATON_PAYLOAD_STORE='s3://x': give file:///a/folder"):
-        data_converter({"BATON_PAYLOAD_STORE": "s3://x"})
+@pytest.mark.parametrize("where", ["ftp://x", "s3://bucket/and/a/path", "file://", "/a/folder"])
+def test_a_payload_store_that_is_neither_a_folder_nor_a_bucket_is_refused_by_name(where):
+    with pytest.raises(ValueError, match=f"BATON_PAYLOAD_STORE='{where}': give file:///a/folder or s3://a-bucket"):
+        data_converter({"BATON_PAYLOAD_STORE": where})

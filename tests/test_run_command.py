@@ -28,6 +28,7 @@ async def starter(*args: str, env: dict[str, str]) -> tuple[int, str]:
 
 async def test_run_starts_everything_and_finishes_the_demo(llm: ScriptedLLM, tmp_path):
     llm.script("Your stage: edit", "The sky is blue because air scatters blue light most.")
+    llm.script("Your stage: research", "Rayleigh scattering. " * 15_000)  # 315 KB: kept in the store, not the history
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "OPENAI_", "BATON_"))},
         "OPENAI_BASE_URL": llm.base_url,
@@ -46,6 +47,11 @@ async def test_run_starts_everything_and_finishes_the_demo(llm: ScriptedLLM, tmp
         assert [llm.stage_calls(s) for s in ("research", "draft", "edit")] == [1, 1, 1]
         assert all(r.body["model"] == "demo-model" for r in llm.requests)
         assert (tmp_path / "temporal.db").exists()
+        # The embedded default's store: the worker kept the research there (later steps read it by reference,
+        # the history holds a reference to it), and this command read the run's result back from it.
+        store = tmp_path / "store"
+        assert list((store / "baton-texts").rglob("*")) and [p for p in store.iterdir() if p.name != "baton-texts"]
+        assert "Rayleigh scattering. " * 100 in llm.requests[1].prompt
 
         # The end message says what is left running and how to stop it.
         assert "Still running in the background" in out and "a worker on task queue baton (pid" in out

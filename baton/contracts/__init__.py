@@ -121,8 +121,10 @@ class ContextItem(Contract):
     """An earlier stage's output, handed to a later agent."""
 
     name: str
-    output: str
+    output: str = Field(default="", description="The output's text, when it travels inline")
     artifact: str | None = Field(default=None, description="Where the full output is, when ``output`` is a preview")
+    ref: str | None = Field(default=None, description="The output kept in the payload store, which the activity "
+                            "reads: an earlier output travels once, not in every later step's input")
 
 
 class ToolSpec(Contract):
@@ -179,6 +181,8 @@ class AgentResult(Contract):
     usage_estimated: bool = Field(default=False, description="The server reported no usage; counted by Baton.")
     tool_calls: list[ToolCall] = Field(default_factory=list, description="Functions the model called (with tools)")
     artifact: str | None = Field(default=None, description="The artifact key holding the whole answer")
+    ref: str | None = Field(default=None, description="The whole answer kept in the payload store, for later steps "
+                            "to see by reference (activities/context_store.py)")
 
 
 class ResolveAgentsRequest(Contract):

@@ -14,7 +14,7 @@ from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_ROOM, PRIORITY_KEYS, TOO_LARGE_ADVICE, AgentRequest, AgentResult,
-                             AgentSpec, ResolveAgentsRequest, RetrySpec, ToolInfo, ToolsRequest, Usage)
+                             AgentSpec, ContextItem, ResolveAgentsRequest, RetrySpec, ToolInfo, ToolsRequest, Usage)
 
 
 async def store_threshold() -> int | None:
@@ -46,6 +46,8 @@ class AgentCaller:
         self._every = False  # every configured agent resolved (to list the models a person may choose)
         self._store_asked = False  # the worker's payload store, asked once a payload would pass the limit
         self._store_threshold: int | None = None
+        # Answers the worker kept in its payload store, by their text: later steps see them by reference.
+        self._refs: dict[str, str] = {}
         self.usage = Usage()  # every agent call's, and every child run's, of this run
 
     async def resolve(self, names: set[str], every: bool = False, defined: Sequence[AgentSpec] = ()) -> None:
@@ -125,6 +127,15 @@ class AgentCaller:
             {"step": request.stage, "bytes": size, "limit": PAYLOAD_BYTES_LIMIT}, type="PayloadTooLarge",
             non_retryable=True)
 
+    def _by_reference(self, request: AgentRequest) -> AgentRequest:
+        """Earlier outputs the worker kept travel as references it reads back, not as their text:
+        each is in the history once (the result of its call), however many later steps see it."""
+        if not any(item.output in self._refs for item in request.context):
+            return request
+        context = [ContextItem(name=item.name, ref=self._refs[item.output]) if item.output in self._refs else item
+                   for item in request.context]
+        return request.model_copy(update={"context": context})
+
     def define(self, spec: AgentSpec) -> None:
         """An agent made during the run (a planner's)."""
         self._specs[spec.name] = spec
@@ -149,6 +160,7 @@ class AgentCaller:
         """The agent's model (``chosen_model``: a person's choice instead), its fallback models,
         then each fallback agent's models, in order; the usage counted. Raises
         ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
+        request = self._by_reference(request)
         await self._check_fits(request)
         spec = self._specs[agent]
         if chosen_model:  # the agent as it runs this step: the trace shows its model, not a fallback
@@ -188,5 +200,7 @@ class AgentCaller:
                                         extra={"agent": each.name, "stage": request.stage, "model": model})
             else:
                 self.usage += result.usage
+                if result.ref:
+                    self._refs[result.text] = result.ref
                 return result
         raise AssertionError("unreachable: the last try raises")
