@@ -12,6 +12,7 @@ prices, metrics, artifacts and logs.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -93,6 +94,15 @@ class AgentActivities:
         except UnknownAgentError as err:
             raise ApplicationError(str(err), type="UnknownAgent", non_retryable=True) from None
 
+    @activity.defn(name="keep_context")
+    async def keep_context(self, items: list[ContextItem]) -> str:
+        """Keep the earlier outputs a step sees as one list in the store; its reference
+        (``AgentRequest.context_ref``). A local activity: the list never enters the history."""
+        if self._context is None:
+            raise ApplicationError("this worker has no payload store to keep a step's context in: every worker "
+                                   "must use the same BATON_PAYLOAD_STORE", type="ContextMissing")
+        return await self._context.put(json.dumps([item.model_dump(mode="json") for item in items]))
+
     @activity.defn(name="run_agent")
     async def run_agent(self, request: AgentRequest) -> AgentResult:
         info = activity.info()
@@ -146,11 +156,21 @@ class AgentActivities:
 
     async def _with_full_context(self, request: AgentRequest) -> AgentRequest:
         """Earlier outputs given by reference, or kept as artifacts, reach the model whole."""
-        if not any(item.ref or item.artifact for item in request.context):
+        items = [*(await self._kept_context(request.context_ref)), *request.context]
+        if not any(item.ref or item.artifact for item in items):
             return request
-        wholes = await asyncio.gather(*(self._whole(item) for item in request.context))
-        context = [item.model_copy(update={"output": whole}) for item, whole in zip(request.context, wholes)]
-        return request.model_copy(update={"context": context})
+        wholes = await asyncio.gather(*(self._whole(item) for item in items))
+        context = [item.model_copy(update={"output": whole}) for item, whole in zip(items, wholes)]
+        return request.model_copy(update={"context": context, "context_ref": None})
+
+    async def _kept_context(self, ref: str | None) -> list[ContextItem]:
+        if ref is None:
+            return []
+        if self._context is None:
+            raise ApplicationError("this step's earlier outputs were given by reference, and this worker has no "
+                                   "payload store: every worker must use the same BATON_PAYLOAD_STORE",
+                                   type="ContextMissing")
+        return [ContextItem.model_validate(item) for item in json.loads(await self._context.get(ref, "earlier outputs"))]
 
     async def _whole(self, item: ContextItem) -> str:
         if item.ref:

@@ -70,7 +70,7 @@ def build_worker(
         client,
         task_queue=task_queue(env),
         workflows=patterns.workflow_classes(),
-        activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(client).registered,
+        activities=[agents.run_agent, agents.resolve_agents, agents.keep_context, SearchAttributeCheck(client).registered,
                     code_steps.run_code, code_steps.flow_catalog, tools.resolve_tools, tools.call_tool,
                     ForkLoader(client).load_fork, PayloadStoreCheck(client).threshold],
         # One slot per concurrent LLM call this worker may make.

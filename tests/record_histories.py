@@ -416,7 +416,20 @@ async def planned_forked(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
-SCENARIO_ENV = {"tools": {"BATON_AGENTS": TOOL_AGENTS}}  # scenarios whose worker needs more than the test agents
+async def pipeline_by_reference(client: Client, llm: ScriptedLLM) -> str:
+    """18 stages whose answers the worker keeps in its store: later stages see them by
+    reference, the last two (16+ earlier outputs) as one reference to their list."""
+    for n in range(1, 19):
+        llm.script_stage(f"s{n}", f"Stage {n} notes. " * 20)  # 300+ characters: kept by reference
+    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name=f"s{n}", agent="writer") for n in range(1, 19)])
+    handle = await baton.start_pipeline(client, inp, queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
+# Scenarios whose worker needs more than the test agents.
+SCENARIO_ENV = {"tools": {"BATON_AGENTS": TOOL_AGENTS},
+                "pipeline_by_reference": {"BATON_PAYLOAD_STORE": Path(tempfile.mkdtemp()).as_uri()}}
 
 SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_straight": straight,
@@ -450,6 +463,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_forked": pipeline_forked,
     "flow_forked": flow_forked,
     "planned_forked": planned_forked,
+    "pipeline_by_reference": pipeline_by_reference,
 }
 
 

@@ -241,3 +241,29 @@ async def test_any_model_provider_serves_the_agent_activity_through_the_seam():
     assert result.usage_estimated and result.usage.completion_tokens == 2  # no usage reported: estimated
     [call] = provider.calls
     assert call.model == "test-model" and call.messages[0]["role"] == "system" and call.max_tokens == request().agent.max_tokens
+
+
+async def test_an_answer_is_kept_by_reference_and_a_later_call_reads_its_list_back(llm: ScriptedLLM, tmp_path):
+    from baton.activities.context_store import ContextStore
+    from baton.blob_store import FolderBlobs
+    from baton.temporal import data_converter
+
+    store = ContextStore(FolderBlobs(tmp_path), data_converter({}))
+    agents = AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}),
+                             agent_registry(), context=store)
+    llm.script("Your stage: draft", "Tides follow the moon. " * 20, "short")
+    first = await ActivityEnvironment().run(agents.run_agent, request())
+    assert first.ref and first.text == ("Tides follow the moon. " * 20).strip()
+    assert (await ActivityEnvironment().run(agents.run_agent, request())).ref is None  # short: travels inline
+    # A later step given a list of earlier outputs by one reference (AgentCaller, 16 or more of them).
+    listed = await ActivityEnvironment().run(agents.keep_context, [ContextItem(name="research", ref=first.ref),
+                                                                    ContextItem(name="notes", output="inline notes")])
+    await ActivityEnvironment().run(agents.run_agent, request(context_ref=listed, context=[ContextItem(name="x", output="y")]))
+    prompt = llm.requests[-1].prompt
+    assert "Output of stage 'research':\nTides follow the moon." in prompt and "inline notes" in prompt
+    assert prompt.index("'research'") < prompt.index("'notes'") < prompt.index("'x'")  # the list, then the rest
+
+    # A worker without the store is told so, not left to guess.
+    with pytest.raises(ApplicationError) as missing:
+        await run(llm, request(context_ref=listed))
+    assert missing.value.type == "ContextMissing" and "BATON_PAYLOAD_STORE" in missing.value.message

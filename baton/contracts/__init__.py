@@ -159,6 +159,8 @@ class AgentRequest(Contract):
     stage: str
     instructions: str | None = None
     context: list[ContextItem] = Field(default_factory=list)
+    context_ref: str | None = Field(default=None, description="Earlier outputs this step sees, before ``context``, kept "
+                                    "in the payload store as one list: many of them cost the history one reference")
     feedback: list[str] = Field(default_factory=list)
     output_schema: str | None = Field(
         default=None, description="Structured output for this call, over the agent's own output_schema."

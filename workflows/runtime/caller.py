@@ -29,6 +29,9 @@ def stored(size: int, threshold: int | None) -> bool:
     return threshold is not None and size >= threshold
 
 
+BUNDLE_MIN_ITEMS = 16  # fewer earlier outputs travel as their own references (~70 bytes each)
+
+
 def retry_policy(retry: RetrySpec) -> RetryPolicy:
     return RetryPolicy(
         maximum_attempts=retry.maximum_attempts,
@@ -127,14 +130,21 @@ class AgentCaller:
             {"step": request.stage, "bytes": size, "limit": PAYLOAD_BYTES_LIMIT}, type="PayloadTooLarge",
             non_retryable=True)
 
-    def _by_reference(self, request: AgentRequest) -> AgentRequest:
+    async def _by_reference(self, request: AgentRequest) -> AgentRequest:
         """Earlier outputs the worker kept travel as references it reads back, not as their text:
-        each is in the history once (the result of its call), however many later steps see it."""
+        each is in the history once (the result of its call), however many later steps see it.
+        Many of them travel as one reference to their list, which the worker keeps (a local
+        activity: its input is not recorded), so a long pipeline's history grows with its steps."""
         if not any(item.output in self._refs for item in request.context):
             return request
         context = [ContextItem(name=item.name, ref=self._refs[item.output]) if item.output in self._refs else item
                    for item in request.context]
-        return request.model_copy(update={"context": context})
+        if len(context) < BUNDLE_MIN_ITEMS:
+            return request.model_copy(update={"context": context})
+        bundle = await workflow.execute_local_activity(
+            "keep_context", context, result_type=str, start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=3), summary=f"{request.stage} · {len(context)} earlier outputs")
+        return request.model_copy(update={"context": [], "context_ref": bundle})
 
     def define(self, spec: AgentSpec) -> None:
         """An agent made during the run (a planner's)."""
@@ -160,7 +170,7 @@ class AgentCaller:
         """The agent's model (``chosen_model``: a person's choice instead), its fallback models,
         then each fallback agent's models, in order; the usage counted. Raises
         ``ApplicationError`` (type ``AgentFailed``) naming the step when all fail."""
-        request = self._by_reference(request)
+        request = await self._by_reference(request)
         await self._check_fits(request)
         spec = self._specs[agent]
         if chosen_model:  # the agent as it runs this step: the trace shows its model, not a fallback
