@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from baton.activities.artifacts import ArtifactStore, artifacts_dir, preview
 from baton.activities.assembly import Answer, AnswerAssembly
 from baton.activities.breaker import BreakerBoard, guarded
-from baton.activities.context_store import REF_MIN_CHARS, ContextStore
+from baton.context_store import REF_MIN_CHARS, ContextStore
 from baton.activities.heartbeat import live_heartbeats
 from baton.activities.metrics import AgentMetrics, outcome_of
 from baton.activities.prompts import build_messages, correction_message, tool_definitions

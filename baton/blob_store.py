@@ -2,7 +2,7 @@
 ``BATON_PAYLOAD_STORE``: a folder, or a bucket of any S3-compatible object store.
 Temporal's external storage keeps large payloads there (``baton.payload_store``);
 the agent activities keep the outputs later steps see by reference
-(``baton.activities.context_store``).
+(``baton.context_store``).
 
     BATON_PAYLOAD_STORE=file:///var/lib/baton/store   # one machine, or a shared volume
     BATON_PAYLOAD_STORE=s3://baton-store              # workers on several machines

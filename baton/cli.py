@@ -44,6 +44,7 @@ from temporalio.client import Client, WorkflowHistory
 from baton import client as baton
 from baton import embedded, telemetry
 from baton.content import content_pipeline
+from baton.context_store import context_store
 from baton.flows.files import FlowFileError, read_document
 from baton.contracts import AgentRequest, PipelineInput, StageSpec
 from baton.listing import RunRow, age, list_runs
@@ -191,7 +192,8 @@ def content_input(args: argparse.Namespace):
 
 async def show_trace(args: argparse.Namespace) -> int:
     if args.file:
-        trace = await build_trace(read_history(args.file, args.id or ""), data_converter())
+        converter = data_converter()
+        trace = await build_trace(read_history(args.file, args.id or ""), converter, context_store(converter))
     elif args.id:
         trace = await baton.trace(await connect(), args.id, children=not args.no_children)
     else:

@@ -1,6 +1,6 @@
 """Metrics and traces, through Temporal's own integrations.
 
-- ``BATON_METRICS_BIND`` (``host:port``, e.g. ``0.0.0.0:9464``): the SDK's
+- ``BATON_METRICS_BIND`` (``host:port``, e.g. ``127.0.0.1:9464``; ``0.0.0.0`` only on a private network): the SDK's
   Prometheus endpoint, serving the SDK's metrics (``temporal_*``: task
   latencies, slots, polls...) and Baton's own, recorded through the SDK's
   metric meter (``baton_*``: see ``AGENT_METRICS`` and docs/observability.md).

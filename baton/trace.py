@@ -27,6 +27,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from baton.context_store import ContextStore, context_names, context_store
 from baton.contracts import (AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, ForkInfo, ToolApproval,
                              ToolCallRequest, ToolCallResult, Usage)
 
@@ -175,7 +176,8 @@ class _Reader:
         return [v.model_dump(mode="json") if hasattr(v, "model_dump") else v for v in values]
 
 
-async def build_trace(history: WorkflowHistory, converter: DataConverter = pydantic_data_converter) -> RunTrace:
+async def build_trace(history: WorkflowHistory, converter: DataConverter = pydantic_data_converter,
+                      texts: ContextStore | None = None) -> RunTrace:
     """The trace of one run (children are listed by id, not fetched: see ``trace_run``)."""
     read = _Reader(converter)
     events: list[HistoryEvent] = list(history.events)
@@ -210,7 +212,8 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             calls[event.event_id] = AgentCall(
                 activity_id=attrs.activity_id, agent=request.agent.name, step=request.stage, model=request.model,
                 fallback=request.model != request.agent.model or request.fallback_for is not None, scheduled_at=at,
-                context=[item.name for item in request.context])
+                context=[*(await context_names(texts, request.context_ref) if request.context_ref else []),
+                         *(item.name for item in request.context)])
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             if (call := calls.get(attrs.scheduled_event_id) or tools.by_event.get(attrs.scheduled_event_id)) is not None:
@@ -382,7 +385,7 @@ async def trace_run(client: Client, workflow_id: str, run_id: str | None = None,
     """Fetch a run's history from the server and trace it, with its child runs
     (at most ``max_children`` per run, fetched a few at a time)."""
     history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-    trace = await build_trace(history, client.data_converter)
+    trace = await build_trace(history, client.data_converter, context_store(client.data_converter))
     if children and trace.child_runs:
         gate = asyncio.Semaphore(8)
 

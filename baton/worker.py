@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 
 from baton.activities import AgentActivities, make_openai_client
 from baton.activities.artifacts import ArtifactStore, artifacts_dir
-from baton.activities.context_store import ContextStore
+from baton.context_store import context_store
 from baton.activities.breaker import BreakerBoard
 from baton.activities.forks import ForkLoader
 from baton.activities.indexing import SearchAttributeCheck
@@ -39,7 +39,6 @@ from baton.temporal import connect, task_queue
 from baton import code, patterns
 from baton.activities import code as code_steps
 from baton.activities.tools import ToolActivities
-from baton.blob_store import blobs_from_env
 from baton.sandbox import workflow_runner
 from baton.workflows.runtime.result_size import ResultSizeGuard
 
@@ -61,10 +60,9 @@ def build_worker(
                             cooldown_seconds=float(env.get("BATON_BREAKER_COOLDOWN_SECONDS", "30")))
     # With a payload store, an answer past the limit is stored and referenced: no limit of its own.
     stored = client.data_converter.external_storage is not None
-    blobs = blobs_from_env(env)
     agents = AgentActivities(llm, registry, ArtifactStore(artifacts_dir(env)), breakers,
                              payload_limit=None if stored else int(env.get("BATON_PAYLOAD_LIMIT_BYTES", PAYLOAD_BYTES_LIMIT)),
-                             context=ContextStore(blobs, client.data_converter) if blobs else None)
+                             context=context_store(client.data_converter, env))
     tools = tools or ToolActivities(registry, env)
     return Worker(
         client,

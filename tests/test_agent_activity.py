@@ -244,7 +244,7 @@ async def test_any_model_provider_serves_the_agent_activity_through_the_seam():
 
 
 async def test_an_answer_is_kept_by_reference_and_a_later_call_reads_its_list_back(llm: ScriptedLLM, tmp_path):
-    from baton.activities.context_store import ContextStore
+    from baton.context_store import ContextStore
     from baton.blob_store import FolderBlobs
     from baton.temporal import data_converter
 

@@ -15,6 +15,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from baton.contracts import FanOutInput, PipelineInput, StageSpec, TaskSpec
+from baton.context_store import context_store
+from baton.replay import from_files, replay
+from baton.trace import build_trace
 from baton.temporal import data_converter
 from tests.conftest import real_worker
 
@@ -68,6 +71,9 @@ async def test_a_200_stage_pipeline_holds_each_output_once(stored_client, llm, s
     sizes = [len(json.dumps(inp)) for inp in inputs]
     assert inputs[-1]["context"] == [] and inputs[-1]["context_ref"]  # 199 earlier outputs, one reference
     assert max(sizes) < 2_500 and max(sizes[16:]) - min(sizes[16:]) < 10  # an input's size does not grow with the run
+    # The trace still says which outputs each call saw, read from the store.
+    trace = await build_trace(history, stored_client.data_converter, context_store(stored_client.data_converter, store_env))
+    assert trace.calls[-1].context == [f"s{n}" for n in range(1, 200)]
     assert llm.requests[-1].prompt_chars > 199 * 4_000  # the model still read every earlier output whole
 
 
@@ -96,11 +102,17 @@ async def test_a_10_task_fan_out_of_400_kb_answers_is_synthesised(stored_client,
     assert size < HISTORY_BYTES_BOUND and events < HISTORY_EVENTS_BOUND, (size, events)
 
 
-async def test_a_3_mb_answer_is_kept_whole(stored_client, llm, store_env):
+async def test_a_3_mb_answer_is_kept_whole_and_its_run_replays_through_the_store(stored_client, llm, store_env,
+                                                                                   monkeypatch):
     # Before: 5 paid attempts, then PayloadsTooLarge; without a store it now fails at the first (test_large_data).
     llm.script_stage("s1", "z" * 3_000_000)
     llm.script_stage("s2", "read it")
-    result, size, events, _ = await run(stored_client, llm, store_env, "PipelineWorkflow", pipeline(2), 60)
+    result, size, events, history = await run(stored_client, llm, store_env, "PipelineWorkflow", pipeline(2), 60)
     assert result["outputs"]["s1"] == "z" * 3_000_000 and len(llm.requests) == 2
     assert "z" * 3_000_000 in llm.requests[1].prompt
     assert size < HISTORY_BYTES_BOUND and events < HISTORY_EVENTS_BOUND, (size, events)
+    # `starter.py replay` before a deploy: the history holds references, which it reads from the same store.
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    [replayed] = await replay(from_files([history]))
+    assert replayed.replayed and replayed.error is None

@@ -1,4 +1,4 @@
-"""The store of outputs later steps see by reference (activities/context_store.py),
+"""The store of outputs later steps see by reference (baton/context_store.py),
 on a real folder: content-addressed, encrypted with the payload codec, missing
 entries named, and a worker's recent texts served from memory."""
 
@@ -10,7 +10,7 @@ import os
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from baton.activities.context_store import ContextStore
+from baton.context_store import ContextStore
 from baton.blob_store import FolderBlobs
 from baton.temporal import data_converter
 

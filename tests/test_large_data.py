@@ -143,3 +143,23 @@ async def test_with_a_payload_store_the_large_pipeline_completes_and_its_history
 def test_a_payload_store_that_is_neither_a_folder_nor_a_bucket_is_refused_by_name(where):
     with pytest.raises(ValueError, match=f"BATON_PAYLOAD_STORE='{where}': give file:///a/folder or s3://a-bucket"):
         data_converter({"BATON_PAYLOAD_STORE": where})
+
+
+async def test_a_run_holding_data_near_the_limits_is_cancelled_keeping_previews_of_its_outputs(dev_env, llm, task_queue):
+    # Before, such a run could be stuck with its workflow task failing, and cancel left it Running.
+    for n in range(1, 5):
+        llm.script_stage(f"s{n}", chr(ord("a") + n) * 400_000)
+    inp = PipelineInput(goal="Write at length", stages=[*pipeline(4).stages, StageSpec(name="s5", agent="writer", review=True)])
+    llm.script_stage("s5", "e" * 100)
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await dev_env.client.start_workflow("PipelineWorkflow", inp, id=f"large-{uuid.uuid4().hex[:6]}",
+                                                     task_queue=task_queue)
+        async with asyncio.timeout(60):
+            while (await baton.status(dev_env.client, handle.id)).awaiting_review != "s5":
+                await asyncio.sleep(0.2)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as stopped:
+            await asyncio.wait_for(handle.result(), 30)
+        memo = await (await handle.describe()).memo()
+    assert type(stopped.value.cause).__name__ == "CancelledError"
+    assert set(memo["partial_outputs"]) == {"s1", "s2", "s3", "s4", "s5"} and len(str(memo)) < 200_000

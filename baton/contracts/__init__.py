@@ -184,7 +184,7 @@ class AgentResult(Contract):
     tool_calls: list[ToolCall] = Field(default_factory=list, description="Functions the model called (with tools)")
     artifact: str | None = Field(default=None, description="The artifact key holding the whole answer")
     ref: str | None = Field(default=None, description="The whole answer kept in the payload store, for later steps "
-                            "to see by reference (activities/context_store.py)")
+                            "to see by reference (baton/context_store.py)")
 
 
 class ResolveAgentsRequest(Contract):

@@ -1,24 +1,30 @@
 """Earlier outputs by reference: an agent's answer is kept once in the store
 ``BATON_PAYLOAD_STORE`` names (``baton.blob_store``), and a later step's activity
 input names it (``ContextItem.ref``) instead of repeating its text, which the
-activity reads back here. So a run's history holds each output once (in the
-result of the call that made it) and grows with its steps, not their square.
+activity reads back here. A step that sees many has their list kept here too
+(the ``keep_context`` local activity) and names it once. So a run's history holds
+each output once (in the result of the call that made it) and grows with its
+steps, not their square.
 
 Content-addressed: a text's SHA-256 names it, so one written twice is kept once
 and a reference can never name other text. Encrypted with the payload codec
-(``BATON_CODEC_KEYS``) like every other payload.
+(``BATON_CODEC_KEYS``) like every other payload. Pure of Temporal's worker: the
+trace reads it too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from collections.abc import Mapping
 from collections import OrderedDict
 
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
-from baton.blob_store import BlobMissing, Blobs
+from baton.blob_store import BlobMissing, Blobs, blobs_from_env
 
 REF_MIN_CHARS = 256  # shorter outputs travel inline: their text costs about what a reference does
 RECENT_CHARS = 32_000_000  # texts this worker wrote or read lately, kept in memory: a pipeline's next step reads them
@@ -78,3 +84,20 @@ class ContextStore:
         if len(ref) != 32 or any(c not in "0123456789abcdef" for c in ref):
             raise ApplicationError(f"{ref!r} is not a context reference", type="BadContextRef", non_retryable=True)
         return f"{_PREFIX}/{ref[:2]}/{ref}"
+
+
+def context_store(converter: DataConverter, env: Mapping[str, str] = os.environ) -> ContextStore | None:
+    """The store ``BATON_PAYLOAD_STORE`` names, with ``converter``'s codec; None without one."""
+    blobs = blobs_from_env(env)
+    return ContextStore(blobs, converter) if blobs is not None else None
+
+
+async def context_names(store: ContextStore | None, ref: str) -> list[str]:
+    """The steps whose outputs a list kept by ``keep_context`` holds (for the trace); empty
+    when this process has no store or the store no longer has the list."""
+    if store is None:
+        return []
+    try:
+        return [item["name"] for item in json.loads(await store.get(ref, "earlier outputs"))]
+    except ApplicationError:
+        return []
