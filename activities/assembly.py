@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from baton.activities.provider import AnsweredBy, StreamEvent, TextPiece, ToolCallPiece, UsageReport
+from baton.activities.provider import AnsweredBy, Finished, StreamEvent, TextPiece, ToolCallPiece, UsageReport
 from baton.contracts import ToolCall, Usage
 
 
@@ -29,6 +29,7 @@ class AnswerAssembly:
     parts: list[str] = field(default_factory=list)  # read by the heartbeat while the answer grows
     calls: dict[int, dict[str, str]] = field(default_factory=dict)
     usage: Usage | None = None
+    finish_reason: str | None = None  # why the model stopped (``length``: out of tokens)
 
     def add(self, event: StreamEvent) -> None:
         match event:
@@ -43,6 +44,8 @@ class AnswerAssembly:
                 self.usage = usage
             case AnsweredBy(model=model):
                 self.model = model
+            case Finished(reason=reason):
+                self.finish_reason = reason
 
     def answer(self, messages: list[dict[str, Any]]) -> Answer:
         """The whole answer; ``messages``: the prompt, to estimate usage the server did not report."""

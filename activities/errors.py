@@ -8,6 +8,7 @@ a rate limit tells us when to come back, everything else is worth another try.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import openai
@@ -43,37 +44,57 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
 
 def classify(err: openai.OpenAIError, model: str, secrets: tuple[str, ...] = ()) -> ApplicationError:
     """An ApplicationError whose type names the failure and whose flags drive the retry;
-    ``secrets`` never appear in its message."""
-    failure = _classify(err, model)
-    clean = redact(failure.message, secrets)
-    if clean == failure.message:
-        return failure
-    return ApplicationError(clean, type=failure.type, non_retryable=failure.non_retryable,
-                            next_retry_delay=failure.next_retry_delay)
-
-
-def _classify(err: openai.OpenAIError, model: str) -> ApplicationError:
+    ``secrets`` never appear in its message (redacted before it is cut: a cut key is no longer found)."""
     if isinstance(err, openai.APIStatusError):
-        status = err.status_code
-        message = f"{model}: HTTP {status}: {_short(err)}"
-        if status == 429:
-            return ApplicationError(
-                message, type="RateLimited", next_retry_delay=retry_after(err.response.headers)
-            )
-        return ApplicationError(
-            message, type=f"HTTP{status}", non_retryable=status in NON_RETRYABLE_STATUSES
-        )
+        return for_status(err.status_code, f"{model}: HTTP {err.status_code}: {_short(_text_of(err), secrets)}",
+                          err.response.headers)
     if isinstance(err, openai.APITimeoutError):
         return ApplicationError(f"{model}: request timed out", type="ProviderTimeout")
     if isinstance(err, openai.APIConnectionError):
-        return ApplicationError(f"{model}: connection failed: {err}", type="ProviderUnreachable")
-    return ApplicationError(f"{model}: {type(err).__name__}: {_short(err)}", type="ProviderError")
+        return ApplicationError(f"{model}: connection failed: {_short(str(err), secrets)}", type="ProviderUnreachable")
+    return ApplicationError(f"{model}: {type(err).__name__}: {_short(_text_of(err), secrets)}", type="ProviderError")
 
 
-def _short(err: openai.OpenAIError, limit: int = 500) -> str:
+def for_status(status: int, message: str, headers=None) -> ApplicationError:
+    """The failure an HTTP status stands for: its type, whether to retry, when."""
+    if status == 429:
+        return ApplicationError(message, type="RateLimited", next_retry_delay=retry_after(headers))
+    return ApplicationError(message, type=f"HTTP{status}", non_retryable=status in NON_RETRYABLE_STATUSES)
+
+
+# What an error's ``type`` or ``code`` says, as the HTTP status a provider would have sent with it.
+STATUS_WORDS = (("rate_limit", 429), ("quota", 429), ("auth", 401), ("api_key", 401), ("permission", 403),
+                ("not_found", 404), ("context_length", 400), ("invalid", 400))
+
+
+def error_in_body(body: bytes, model: str, secrets: tuple[str, ...] = ()) -> ApplicationError:
+    """A 200 whose body is not a stream but the provider's error (some gateways answer so):
+    its message kept, classified as the HTTP error it stands for (an unnamed one as a 503)."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, str):
+        error = {"message": error}
+    if not isinstance(error, dict):
+        return ApplicationError(f"{model}: HTTP 200 without an event stream: {_short(body.decode(errors='replace'), secrets)}",
+                                type="ProviderError")
+    named = " ".join(str(error.get(key) or "") for key in ("type", "code", "status")).lower()
+    numbers = [int(word) for word in named.split() if word.isdigit() and 400 <= int(word) < 600]
+    status = numbers[0] if numbers else next((code for word, code in STATUS_WORDS if word in named), 503)
+    text = _short(str(error.get("message") or json.dumps(error)), secrets)
+    return for_status(status, f"{model}: HTTP 200 carrying an error (taken as {status}): {text}")
+
+
+def _text_of(err: openai.OpenAIError) -> str:
     # The provider's message, not the whole response: it lands in history.
     text = getattr(err, "message", None) or str(err)
     body = getattr(err, "body", None)
     if isinstance(body, str) and body and body not in text:
         text = f"{text} - {body}"  # a plain-text error body the client left out
+    return text
+
+
+def _short(text: str, secrets: tuple[str, ...], limit: int = 500) -> str:
+    text = redact(text, secrets)  # first: cut first, a key's head would no longer match it
     return text if len(text) <= limit else text[:limit] + "…"

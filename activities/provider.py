@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import openai
 from temporalio.exceptions import ApplicationError
 
-from baton.activities.errors import classify
+from baton.activities.errors import classify, error_in_body
 from baton.contracts import Usage
 
 
@@ -58,13 +58,21 @@ class AnsweredBy:
     model: str
 
 
-StreamEvent = TextPiece | ToolCallPiece | UsageReport | AnsweredBy
+@dataclass
+class Finished:
+    """Why the model stopped: ``stop``, ``length`` (out of tokens), ``tool_calls``, ``content_filter``."""
+
+    reason: str
+
+
+StreamEvent = TextPiece | ToolCallPiece | UsageReport | AnsweredBy | Finished
 
 
 class ModelProvider(Protocol):
     def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
-        """The answer as it arrives. Raises ``ApplicationError`` classified by
-        ``activities.errors`` (type ``Refused`` when the model refuses)."""
+        """The answer as it arrives, ending with ``Finished``. Raises ``ApplicationError``
+        classified by ``activities.errors`` (type ``Refused`` when the model refuses,
+        ``IncompleteAnswer`` when the stream stops unfinished, ``RunawayAnswer`` past the token limit)."""
         ...
 
 
@@ -89,6 +97,10 @@ class OpenAIChatProvider:
                 timeout=call.timeout_seconds,
                 **extra,
             )
+            if "text/event-stream" not in chunks.response.headers.get("content-type", "text/event-stream"):
+                raise error_in_body(await chunks.response.aread(), call.model, secrets=(self.client.api_key,))
+            # A server honouring max_tokens sends at most one piece per token; one that does not is stopped.
+            most, pieces, chars, finished = call.max_tokens + max(16, call.max_tokens // 4), 0, 0, False
             async for chunk in chunks:
                 if chunk.model:
                     yield AnsweredBy(chunk.model)
@@ -100,12 +112,25 @@ class OpenAIChatProvider:
                     delta = choice.delta
                     if getattr(delta, "refusal", None):
                         raise ApplicationError(f"{call.model} refused: {delta.refusal}", type="Refused", non_retryable=True)
+                    if delta.content or delta.tool_calls:
+                        pieces, chars = pieces + 1, chars + len(delta.content or "")
+                        if pieces > most:
+                            raise ApplicationError(
+                                f"{call.model} went on past {most} pieces of answer, more than the agent's max_tokens="
+                                f"{call.max_tokens} allows: the endpoint ignores max_tokens; stopped reading",
+                                type="RunawayAnswer", non_retryable=True)
                     if delta.content:
                         yield TextPiece(delta.content)
                     for piece in delta.tool_calls or []:
                         function = piece.function
                         yield ToolCallPiece(piece.index, piece.id, function.name if function else None,
                                             function.arguments if function else None)
+                    if choice.finish_reason:
+                        finished = True
+                        yield Finished(choice.finish_reason)
+            if not finished:
+                raise ApplicationError(f"{call.model}: the answer stream ended after {chars} characters without a "
+                                       "finish_reason: cut off, not finished", type="IncompleteAnswer")
         except openai.OpenAIError as err:
             # Not chained: the openai error's own text could carry what was redacted.
             raise classify(err, call.model, secrets=(self.client.api_key,)) from None

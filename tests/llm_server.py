@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import re
 import threading
@@ -50,6 +51,9 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)  # (function, arguments)
     refusal: str | None = None  # the model declines (streamed as a refusal delta)
     pace: float = 0.0  # seconds between streamed chunks (a model writing slowly)
+    finish_reason: str = "stop"  # "length": the model ran out of tokens
+    cut: bool = False  # the stream ends after the text: no finish_reason, no usage, no [DONE]
+    endless: bool = False  # after the text, the same words for ever (a server ignoring max_tokens)
 
 
 @dataclass
@@ -142,7 +146,7 @@ class ScriptedLLM:
                   "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
                  for i, (name, args) in enumerate(reply.tool_calls)]
         if body.get("stream"):
-            return await self._stream(http, model, reply.text or "", usage, calls, reply.refusal, reply.pace)
+            return await self._stream(http, model, reply.text or "", usage, calls, reply)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text}
         if calls:
             message["tool_calls"] = calls
@@ -153,7 +157,8 @@ class ScriptedLLM:
         return web.json_response(answer)
 
     async def _stream(self, http: web.Request, model: str, text: str, usage: dict | None, calls: list[dict],
-                      refusal: str | None = None, pace: float = 0.0) -> web.StreamResponse:
+                      reply: Reply) -> web.StreamResponse:
+        refusal, pace = reply.refusal, reply.pace
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(http)
         base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
@@ -166,12 +171,18 @@ class ScriptedLLM:
             deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
                                            "function": {"name": call["function"]["name"], "arguments": arguments[:half]}}]})
             deltas.append({"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]})
-        for delta in deltas:
+        for delta in itertools.cycle(deltas) if reply.endless and deltas else deltas:
             chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            if pace:
-                await asyncio.sleep(pace)
-        await response.write(f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n".encode())
+            try:
+                await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            except ConnectionResetError:  # the client stopped reading (an endless answer)
+                return response
+            if pace or reply.endless:
+                await asyncio.sleep(pace)  # an endless answer yields, so the server stays responsive
+        if reply.cut:
+            return response  # aiohttp ends the chunked body: the client sees a stream that just stops
+        finish = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]}
+        await response.write(f"data: {json.dumps(finish)}\n\n".encode())
         if usage:
             await response.write(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")

@@ -192,7 +192,7 @@ async def test_long_answers_become_artifacts_and_come_back_whole_as_context(llm:
     store = ArtifactStore(tmp_path)
     activities = AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}),
                                  agent_registry(), store)
-    long_text = "tide " * 2000
+    long_text = "tides-follow-the-moon " * 200  # 4,400 characters in 200 pieces: within max_tokens
     llm.script("Your stage: draft", long_text)
     result = await ActivityEnvironment().run(activities.run_agent, request(artifact_key="run-1/draft-v1.md"))
     assert result.artifact == "run-1/draft-v1.md"

@@ -125,7 +125,7 @@ async def test_hierarchical_phases_as_child_workflows(dev_env, llm, task_queue):
 async def test_content_pipeline_with_focus_questions_answered_and_artifacts(dev_env, llm, task_queue, tmp_path):
     llm.script_stage("classify", '{"label": "tutorial", "confidence": 0.9, "reason": "how-to"}')
     llm.script_stage("focus_questions", "1. Who reads it?", "Brief: sailors.")
-    llm.script_stage("draft", "draft " * 1500)
+    llm.script_stage("draft", "draft-of-the-tides-at-sea-in-brittany " * 220)  # 8,360 characters in 220 pieces
     llm.script_stage("critique", '{"verdict": "approve", "score": 8, "issues": []}')  # long: history keeps a preview, the file has it all
     client = dev_env.client
     inp = content_pipeline("Tides for sailors", automatic={"research", "draft", "critique", "humanize", "image_prompts"})

@@ -28,7 +28,7 @@ async def starter(*args: str, env: dict[str, str]) -> tuple[int, str]:
 
 async def test_run_starts_everything_and_finishes_the_demo(llm: ScriptedLLM, tmp_path):
     llm.script("Your stage: edit", "The sky is blue because air scatters blue light most.")
-    llm.script("Your stage: research", "Rayleigh scattering. " * 15_000)  # 315 KB: kept in the store, not the history
+    llm.script("Your stage: research", "Rayleigh-scattering;" * 15_000)  # 300 KB: kept in the store, not the history
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "OPENAI_", "BATON_"))},
         "OPENAI_BASE_URL": llm.base_url,
@@ -51,7 +51,7 @@ async def test_run_starts_everything_and_finishes_the_demo(llm: ScriptedLLM, tmp
         # the history holds a reference to it), and this command read the run's result back from it.
         store = tmp_path / "store"
         assert list((store / "baton-texts").rglob("*")) and [p for p in store.iterdir() if p.name != "baton-texts"]
-        assert "Rayleigh scattering. " * 100 in llm.requests[1].prompt
+        assert "Rayleigh-scattering;" * 15_000 in llm.requests[1].prompt
 
         # The end message says what is left running and how to stop it.
         assert "Still running in the background" in out and "a worker on task queue baton (pid" in out

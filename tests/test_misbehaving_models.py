@@ -1,0 +1,85 @@
+"""Models and endpoints that misbehave (issue 14, points 1-4 and 6): the agent
+activity with the real ``openai`` client against the scripted server, which cuts
+streams, runs out of tokens, hides errors in a 200 and never stops writing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import httpx2 as httpx  # the HTTP client openai 3 is built on
+import openai
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from baton.activities.agent import AgentActivities, make_openai_client
+from baton.activities.errors import classify
+from baton.contracts import PipelineInput, StageSpec
+from tests.conftest import agent_registry, real_worker
+from tests.llm_server import Reply, ScriptedLLM
+from tests.test_agent_activity import request, run
+
+WHOLE = "Tides-rise-twice-a-day-as-the-moon-and-the-sun-pull-the-oceans. " * 30  # 30 words, 1,950 characters
+
+
+async def test_a_stream_cut_before_its_end_is_incomplete_not_an_answer(llm: ScriptedLLM):
+    llm.script("draft", Reply(text=WHOLE[:499], cut=True))  # no finish_reason, no [DONE]
+    with pytest.raises(ApplicationError) as cut:
+        await run(llm, request())
+    assert cut.value.type == "IncompleteAnswer" and not cut.value.non_retryable  # another attempt may finish
+    assert "499" in cut.value.message and "finish_reason" in cut.value.message
+
+
+async def test_a_cut_stream_is_asked_again_and_the_whole_answer_kept(dev_env, llm: ScriptedLLM, task_queue):
+    llm.script_stage("draft", Reply(text=WHOLE[:499], cut=True), WHOLE)
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await dev_env.client.start_workflow(
+            "PipelineWorkflow", PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")]),
+            id=f"cut-{uuid.uuid4().hex[:6]}", task_queue=task_queue)
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert result["final"] == WHOLE.strip() and llm.stage_calls("draft") == 2
+
+
+async def test_an_error_in_a_200_carries_the_providers_message_and_is_classified(llm: ScriptedLLM):
+    llm.script("draft", Reply(status=200, body=json.dumps({"error": {"message": "upstream model overloaded"}})))
+    with pytest.raises(ApplicationError) as overloaded:
+        await run(llm, request())
+    assert "upstream model overloaded" in overloaded.value.message and "HTTP 200" in overloaded.value.message
+    assert overloaded.value.type == "HTTP503" and not overloaded.value.non_retryable  # as a 503 would be
+    assert len(llm.requests) == 1
+
+    llm.script("draft", Reply(status=200, body=json.dumps({"error": {"message": "Invalid model", "type": "invalid_request_error"}})))
+    with pytest.raises(ApplicationError) as invalid:
+        await run(llm, request())
+    assert invalid.value.type == "HTTP400" and invalid.value.non_retryable and "Invalid model" in invalid.value.message
+
+    llm.script("draft", Reply(status=200, body=json.dumps({"error": {"message": "slow down", "code": "rate_limit_exceeded"}})))
+    with pytest.raises(ApplicationError) as limited:
+        await run(llm, request())
+    assert limited.value.type == "RateLimited" and "slow down" in limited.value.message
+
+
+async def test_an_endless_answer_is_stopped_past_the_token_limit(llm: ScriptedLLM):
+    llm.script("draft", Reply(text="and so on ", endless=True))
+    began = time.monotonic()
+    with pytest.raises(ApplicationError) as runaway:
+        await run(llm, request())  # the writer's max_tokens: 200 (tests/agents.toml)
+    assert time.monotonic() - began < 10  # not the 120 s call timeout, five times over
+    assert runaway.value.type == "RunawayAnswer" and runaway.value.non_retryable
+    assert "max_tokens" in runaway.value.message and "200" in runaway.value.message
+
+
+KEY = "sk-canary-4f2a9c7e1b3d5a8f"  # 26 characters
+
+
+@pytest.mark.parametrize("at", range(470, 531, 3))
+def test_a_key_echoed_anywhere_near_the_cut_leaks_no_fragment(at: int):
+    message = "x" * at + KEY + " is not a valid key" + "y" * 100
+    response = httpx.Response(401, request=httpx.Request("POST", "http://model/v1/chat/completions"))
+    error = classify(openai.AuthenticationError(message, response=response, body=None), "gpt-4o-mini", secrets=(KEY,))
+    fragments = {KEY[i:i + 6] for i in range(len(KEY) - 5)}
+    assert not any(fragment in error.message for fragment in fragments), error.message[-80:]
