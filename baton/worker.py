@@ -40,6 +40,7 @@ from baton import code, patterns
 from baton.activities import code as code_steps
 from baton.activities.tools import ToolActivities
 from baton.sandbox import workflow_runner
+from baton.workflows.runtime.rejections import UpdateRejections
 from baton.workflows.runtime.result_size import ResultSizeGuard
 
 log = structlog.get_logger("baton.worker")
@@ -87,7 +88,7 @@ def build_worker(
         # heartbeat timeout (24 s with the shipped 30 s).
         max_heartbeat_throttle_interval=timedelta(seconds=float(env.get("BATON_LIVE_SECONDS", "2"))),
         workflow_runner=workflow_runner(),
-        interceptors=[ResultSizeGuard()],
+        interceptors=[ResultSizeGuard(), UpdateRejections()],
     )
 
 

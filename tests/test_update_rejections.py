@@ -1,0 +1,38 @@
+"""A refused update says what is wrong with a stable type and is not retryable
+(issue 14, point 8): through the Python client and the ``temporal`` CLI, against
+Baton's worker on the dev server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from baton.contracts import ApproveRequest, PipelineInput, RaiseBudgetRequest, StageSpec
+from tests.conftest import real_worker
+from tests.test_cli import sh, until_state
+
+
+async def test_a_refused_update_is_invalid_request_and_not_retryable(dev_env, llm, task_queue):
+    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer", review=True)])
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await dev_env.client.start_workflow("PipelineWorkflow", inp, id=f"refused-{uuid.uuid4().hex[:6]}",
+                                                     task_queue=task_queue)
+        await until_state(dev_env, handle.id, lambda s: s.awaiting_review == "draft")
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("approve", ApproveRequest(stage="nope"))
+        cause = refused.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "InvalidRequest" and cause.non_retryable
+        assert "nope" in cause.message
+
+        with pytest.raises(WorkflowUpdateFailedError) as budget:  # a validator of the budget handlers, too
+            await handle.execute_update("raise_budget", RaiseBudgetRequest(max_tokens_total=1))
+        assert budget.value.cause.type == "InvalidRequest"
+
+        code, out = await sh(f"temporal workflow update execute --workflow-id {handle.id} --name approve "
+                             "--input '{\"stage\": \"nope\"}'", dev_env)
+        assert code != 0 and "InvalidRequest" in out and "ValueError" not in out, out
+        await handle.execute_update("approve", ApproveRequest(stage="draft"))  # the run was untouched
+        await handle.result()
