@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import os
+import sys
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -41,6 +42,11 @@ async def read_payloads(converter: DataConverter, payloads: Payloads) -> None:
     await converter._transform_inbound_payloads(payloads)
 
 
+def _authorized(header: str, token: str) -> bool:
+    # Compared as bytes: hmac refuses text with non-ASCII characters, which a caller may send.
+    return hmac.compare_digest(header.encode("utf-8", "surrogateescape"), f"Bearer {token}".encode())
+
+
 def make_app(converter: DataConverter, origins: set[str], token: str | None) -> web.Application:
     """``converter``: the codec and the payload store the workers use (``baton.temporal.data_converter``)."""
     @web.middleware
@@ -48,7 +54,7 @@ def make_app(converter: DataConverter, origins: set[str], token: str | None) -> 
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS":  # a browser's preflight, on any path: answered here
             response: web.StreamResponse = web.Response(status=204)
-        elif token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        elif token and not _authorized(request.headers.get("Authorization", ""), token):
             response = web.json_response({"error": "missing or wrong bearer token"}, status=401)
         else:
             response = await handler(request)
@@ -65,11 +71,16 @@ def make_app(converter: DataConverter, origins: set[str], token: str | None) -> 
     async def transform(request: web.Request, encode: bool) -> web.Response:
         try:
             payloads = ParseDict(await request.json(), Payloads())
+        except RecursionError:  # JSON nested past what the parser follows: a hostile body, not a server fault
+            return web.json_response({"error": "the body is nested too deeply to be payloads"}, status=400)
+        except (ValueError, ParseError) as err:
+            return web.json_response({"error": str(err)}, status=400)
+        try:
             if encode and converter.payload_codec is not None:
                 payloads = Payloads(payloads=await converter.payload_codec.encode(list(payloads.payloads)))
             elif not encode:
                 await read_payloads(converter, payloads)
-        except (ValueError, ParseError) as err:  # bad JSON, or CodecKeyError
+        except (ValueError, ParseError) as err:  # a payload that does not decrypt (CodecKeyError) or parse
             status = 422 if isinstance(err, CodecKeyError) else 400
             return web.json_response({"error": str(err)}, status=status)
         except (LookupError, OSError, RuntimeError) as err:  # a reference the store does not hold, or no store
@@ -94,7 +105,11 @@ def app_from_env(env: Mapping[str, str] = os.environ) -> web.Application:
         raise SystemExit("neither BATON_CODEC_KEYS nor BATON_PAYLOAD_STORE is set: nothing to decode "
                          "(python -m baton.codec makes a key)")
     origins = {o.strip() for o in env.get("BATON_CODEC_CORS_ORIGINS", DEFAULT_ORIGINS).split(",") if o.strip()}
-    return make_app(converter, origins, env.get("BATON_CODEC_TOKEN") or None)
+    token = env.get("BATON_CODEC_TOKEN") or None
+    if token is None:
+        print("warning: BATON_CODEC_TOKEN is not set: anyone who can reach this server can decrypt payloads "
+              "(set a token, or keep it on 127.0.0.1 for yourself alone)", file=sys.stderr)
+    return make_app(converter, origins, token)
 
 
 if __name__ == "__main__":

@@ -134,3 +134,24 @@ async def test_the_codec_server_shows_payloads_kept_in_the_store_whole(dev_env, 
                 assert answer in base64.b64decode((await response.json())["payloads"][0]["data"]).decode()
             else:
                 assert "TMPRL1105" in (await response.json())["error"]  # without the store: said so, not a crash
+
+
+async def test_hostile_requests_are_refused_and_the_codec_server_keeps_serving():
+    body = MessageToDict(Payloads(payloads=[plain("hello")]))
+    good = {"Authorization": "Bearer s3cret"}
+    async with await codec_server() as http:
+        # A non-ASCII token (hmac refuses to compare non-ASCII text) and 400 KB of nested brackets.
+        odd = await http.post("/encode", json=body, headers={"Authorization": "Bearer s3cr\u00e9t".encode().decode("latin-1")})
+        assert odd.status == 401
+        deep = await http.post("/decode", data="[" * 400_000, headers={**good, "Content-Type": "application/json"})
+        assert deep.status == 400 and "error" in await deep.json()
+        assert (await http.post("/encode", json=body, headers=good)).status == 200  # still serving
+
+
+def test_a_codec_server_without_a_token_says_who_can_read(capsys):
+    from baton.codec_server import app_from_env
+
+    app_from_env({"BATON_CODEC_KEYS": f"k1={new_key()}"})
+    assert "BATON_CODEC_TOKEN" in capsys.readouterr().err
+    app_from_env({"BATON_CODEC_KEYS": f"k1={new_key()}", "BATON_CODEC_TOKEN": "t"})
+    assert capsys.readouterr().err == ""
