@@ -37,6 +37,7 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
@@ -46,7 +47,7 @@ from baton import embedded, telemetry
 from baton.content import content_pipeline
 from baton.context_store import context_store
 from baton.flows.files import FlowFileError, read_document
-from baton.contracts import AgentRequest, PipelineInput, StageSpec
+from baton.contracts import AgentRequest, PipelineInput, StageSpec, explain
 from baton.listing import RunRow, age, list_runs
 from baton.logs import configure_logging
 from baton.patterns import PatternsError, all_patterns, find_pattern
@@ -186,6 +187,8 @@ def content_input(args: argparse.Namespace):
     automatic = {name.strip() for name in (args.auto or "").split(",") if name.strip()}
     try:
         return content_pipeline(args.topic, automatic)
+    except ValidationError as err:
+        raise baton.BatonError(f"invalid content topic: {explain(err).replace('goal:', 'topic:')}") from None
     except ValueError as err:
         raise baton.BatonError(str(err)) from None
 
@@ -323,8 +326,23 @@ async def steer(args: argparse.Namespace) -> int:
     return 0
 
 
+def at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad arguments: one line saying what is wrong (and where the help is), exit code 2."""
+
+    def error(self, message: str):
+        console.print(f"[red]error:[/] {self.prog}: {message} (see {self.prog} --help)", highlight=False, soft_wrap=True)
+        raise SystemExit(2)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="starter.py", description="Run and steer Baton agent teams on Temporal.")
+    p = _OneLineParser(prog="starter.py", description="Run and steer Baton agent teams on Temporal.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="start the embedded Temporal server (and a local model without an API key), a worker, and a demo pipeline")
     run.add_argument("--goal", default=DEMO_GOAL)
@@ -426,12 +444,12 @@ def parser() -> argparse.ArgumentParser:
     trace.add_argument("--no-children", action="store_true", help="leave child runs out")
     replay = sub.add_parser("replay", help="replay recent runs (or history files) against the current workflow code")
     replay.add_argument("--query", help="a visibility query (default: every Baton pattern's runs)")
-    replay.add_argument("--limit", type=int, default=50, help="newest runs to replay (default 50)")
+    replay.add_argument("--limit", type=at_least_one, default=50, help="newest runs to replay (default 50)")
     replay.add_argument("--file", nargs="+", help="history files from `temporal workflow show --output json` instead")
     listing = sub.add_parser("list", help="your runs, newest first: id, pattern, state, age, tokens, cost")
     listing.add_argument("--active", action="store_true", help="running runs only")
     listing.add_argument("--pattern", help="one pattern's runs (short name or workflow type)")
-    listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    listing.add_argument("--limit", type=at_least_one, default=20, help="at most this many (default 20)")
     agents = sub.add_parser("agents", help="the team from the agents file; one agent's spec; --preview: what it is sent")
     agents.add_argument("name", nargs="?")
     agents.add_argument("--preview", action="store_true", help="the exact messages the agent would be sent for --goal")
@@ -532,6 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(steer(args))
     except baton.BatonError as err:
         console.print(f"[red]error:[/] {err}", highlight=False)
+        return 2
+    except ValidationError as err:  # an argument a request's contract refuses (raise-budget --tokens -5)
+        console.print(f"[red]error:[/] {explain(err)}", highlight=False)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -215,7 +215,7 @@ async def test_a_fork_of_a_planned_dag_keeps_the_plan_and_the_tasks_done(dev_env
 async def test_a_fork_of_the_content_pipeline_skips_gates_already_passed_and_reads_whole_artifacts(
         dev_env, llm, task_queue):
     client = dev_env.client
-    long_draft = "Tides rise and fall twice a day. " * 200  # past the inline preview: the rest is in the artifact
+    long_draft = "Tides-rise-and-fall-twice-a-day. " * 200  # past the inline preview (200 words: within max_tokens)
     llm.script_stage("classify", '{"label": "tutorial", "confidence": 0.9, "reason": "how-to"}')
     llm.script_stage("draft", long_draft)
     llm.script_stage("critique", '{"verdict": "approve", "score": 8, "issues": []}')
