@@ -12,7 +12,6 @@ prices, metrics, artifacts and logs.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -27,12 +26,12 @@ from temporalio.exceptions import ApplicationError
 from baton.activities.artifacts import ArtifactStore, artifacts_dir, preview
 from baton.activities.assembly import Answer, AnswerAssembly
 from baton.activities.breaker import BreakerBoard, guarded
-from baton.context_store import REF_MIN_CHARS, ContextStore
 from baton.activities.heartbeat import live_heartbeats
 from baton.activities.metrics import AgentMetrics, outcome_of
 from baton.activities.prompts import build_messages, correction_message, tool_definitions
 from baton.activities.provider import ModelCall, ModelProvider, OpenAIChatProvider
 from baton.agents import AgentRegistry, UnknownAgentError
+from baton.context_store import REF_MIN_CHARS, ContextStore
 from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_MARGIN, TOO_LARGE_ADVICE, AgentRequest, AgentResult, AgentSpec,
                              ContextItem, LiveAnswer, ResolveAgentsRequest, Usage, explain)
 from baton.schemas import choice_schema, resolve_schema
@@ -98,10 +97,7 @@ class AgentActivities:
     async def keep_context(self, items: list[ContextItem]) -> str:
         """Keep the earlier outputs a step sees as one list in the store; its reference
         (``AgentRequest.context_ref``). A local activity: the list never enters the history."""
-        if self._context is None:
-            raise ApplicationError("this worker has no payload store to keep a step's context in: every worker "
-                                   "must use the same BATON_PAYLOAD_STORE", type="ContextMissing")
-        return await self._context.put(json.dumps([item.model_dump(mode="json") for item in items]))
+        return await self._store("a step's earlier outputs were to be kept").put_items(items)
 
     @activity.defn(name="run_agent")
     async def run_agent(self, request: AgentRequest) -> AgentResult:
@@ -166,20 +162,19 @@ class AgentActivities:
     async def _kept_context(self, ref: str | None) -> list[ContextItem]:
         if ref is None:
             return []
-        if self._context is None:
-            raise ApplicationError("this step's earlier outputs were given by reference, and this worker has no "
-                                   "payload store: every worker must use the same BATON_PAYLOAD_STORE",
-                                   type="ContextMissing")
-        return [ContextItem.model_validate(item) for item in json.loads(await self._context.get(ref, "earlier outputs"))]
+        return await self._store("this step's earlier outputs were given by reference").get_items(ref)
 
     async def _whole(self, item: ContextItem) -> str:
         if item.ref:
-            if self._context is None:
-                raise ApplicationError(f"the output of {item.name!r} was given by reference, and this worker has no "
-                                       "payload store: every worker must use the same BATON_PAYLOAD_STORE",
-                                       type="ContextMissing")
-            return await self._context.get(item.ref, item.name)
+            return await self._store(f"the output of {item.name!r} was given by reference").get(item.ref, item.name)
         return self._artifacts.read(item.artifact) if item.artifact else item.output
+
+    def _store(self, why: str) -> ContextStore:
+        """The payload store, which ``why`` needs; a worker without one says so."""
+        if self._context is None:
+            raise ApplicationError(f"{why}, and this worker has no payload store: every worker must use the same "
+                                   "BATON_PAYLOAD_STORE", type="ContextMissing")
+        return self._context
 
     async def _run(self, request: AgentRequest) -> AgentResult:
         schema_name = request.output_schema or request.agent.output_schema

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -135,13 +136,22 @@ class BucketBlobs(Blobs):
 
 
 def blobs_from_env(env: Mapping[str, str] = os.environ) -> Blobs | None:
-    """The store ``BATON_PAYLOAD_STORE`` names; None when it names none."""
-    where = env.get("BATON_PAYLOAD_STORE", "").strip()
+    """The store ``BATON_PAYLOAD_STORE`` names; None when it names none. One per configuration
+    in a process: the payload driver and the context store share a bucket's client session."""
+    return _blobs(env.get("BATON_PAYLOAD_STORE", "").strip(), tuple(env.get(name) for name in _AWS))
+
+
+_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+
+
+@functools.lru_cache(maxsize=8)
+def _blobs(where: str, aws: tuple[str | None, ...]) -> Blobs | None:
     if not where:
         return None
     url = urlparse(where)
     if url.scheme == "file" and url.path:
         return FolderBlobs(Path(url.path))
     if url.scheme == "s3" and url.netloc and url.path in ("", "/"):
-        return BucketBlobs(url.netloc, env)
+        return BucketBlobs(url.netloc, {name: value for name, value in zip(_AWS, aws) if value is not None})
     raise ValueError(f"BATON_PAYLOAD_STORE={where!r}: give file:///a/folder or s3://a-bucket")

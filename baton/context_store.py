@@ -25,6 +25,7 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
 from baton.blob_store import BlobMissing, Blobs, blobs_from_env
+from baton.contracts import ContextItem
 
 REF_MIN_CHARS = 256  # shorter outputs travel inline: their text costs about what a reference does
 RECENT_CHARS = 32_000_000  # texts this worker wrote or read lately, kept in memory: a pipeline's next step reads them
@@ -79,6 +80,13 @@ class ContextStore:
         self._remember(ref, text)
         return text
 
+    async def put_items(self, items: list[ContextItem]) -> str:
+        """Keep the earlier outputs one step sees as one list (``keep_context``); its reference."""
+        return await self.put(json.dumps([item.model_dump(mode="json") for item in items]))
+
+    async def get_items(self, ref: str) -> list[ContextItem]:
+        return [ContextItem.model_validate(item) for item in json.loads(await self.get(ref, "earlier outputs"))]
+
     @staticmethod
     def _key(ref: str) -> str:
         if len(ref) != 32 or any(c not in "0123456789abcdef" for c in ref):
@@ -98,6 +106,6 @@ async def context_names(store: ContextStore | None, ref: str) -> list[str]:
     if store is None:
         return []
     try:
-        return [item["name"] for item in json.loads(await store.get(ref, "earlier outputs"))]
+        return [item.name for item in await store.get_items(ref)]
     except ApplicationError:
         return []
