@@ -55,7 +55,7 @@ def pattern_schema(pattern: Pattern) -> dict[str, Any]:
         "workflow_type": pattern.workflow_type,
         "input": _schema(pattern.input, sent=True),
         "result": _schema(pattern.result),
-        "signals": {name: {"payload": _payload(name, s.arg_types)} for name, s in sorted(defn.signals.items()) if name},
+        "signals": {name: {"payload": _payload(name, defn.signals[name].arg_types)} for name in sorted(filter(None, defn.signals))},
         "updates": {name: {"payload": _payload(name, u.arg_types), "answer": _schema(u.ret_type)}
                     for name, u in sorted(defn.updates.items()) if name and _offered(pattern, name)},
         "queries": {name: {"payload": _payload(name, q.arg_types), "answer": _schema(q.ret_type)}

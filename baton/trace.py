@@ -362,7 +362,8 @@ def _mark_ignored(actions: list[HumanAction], name: str, reason: str) -> None:
 
 def _named_step(args: list[Any]) -> str | None:
     first = args[0] if args else None
-    return first.get("stage") if isinstance(first, dict) else None
+    stage = first.get("stage") if isinstance(first, dict) else None
+    return stage if isinstance(stage, str) else None  # a malformed request names no step
 
 
 def _edges(trace: RunTrace) -> list[Edge]:

@@ -93,6 +93,23 @@ async def from_another_sdk(client: Client, llm: ScriptedLLM) -> str:
     return workflow_id
 
 
+async def stray_signals(client: Client, llm: ScriptedLLM) -> str:
+    """Signals that change nothing (a misspelt name, a pause with an argument), each kept
+    visible in the memo (SIGNALS_SEEN), then the approval that goes on."""
+    workflow_id = "pipeline_stray_signals"
+    await client.start_workflow("PipelineWorkflow", {"goal": "Explain tides", "stages": [
+        {"name": "research", "agent": "researcher"}, {"name": "draft", "agent": "writer", "review": True}]},
+        id=workflow_id, task_queue=QUEUE)
+    await wait_for(client, workflow_id, lambda s: s.awaiting_review == "draft")
+    handle = client.get_workflow_handle(workflow_id)
+    await handle.signal("aprove", {"stage": "draft"})
+    await handle.signal("pause", {"x": 1})
+    await wait_for(client, workflow_id, lambda s: len(s.ignored_signals) == 2)
+    await handle.signal("approve", {"stage": "draft"})
+    await baton.wait_result(client, workflow_id)
+    return workflow_id
+
+
 async def bad_input(client: Client, llm: ScriptedLLM) -> str:
     """Input another client typed wrongly: the run fails at once (InvalidInput)."""
     workflow_id = "pipeline_bad_input"
@@ -436,6 +453,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_steered": steered,
     "pipeline_retried_and_fallback": retried_and_fallback,
     "pipeline_from_another_sdk": from_another_sdk,
+    "pipeline_stray_signals": stray_signals,
     "pipeline_bad_input": bad_input,
     "pipeline_cancelled": cancelled,
     "pipeline_failed": failed,

@@ -138,3 +138,32 @@ async def test_an_approval_binds_to_the_run_of_the_stage_it_saw(fake_worker):
     await handle.signal("approve", {"stage": "draft", "run": 2})
     await handle.result()
     assert fakes.stages_called() == ["research", "draft", "draft", "edit"]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "reason"),
+    [
+        ("aprove", [{"stage": "draft"}], "no signal 'aprove'; this run takes approve, pause, resume"),
+        ("pause", [{"x": 1}], "pause takes no argument; 1 given"),
+        ("resume", ["now", 2], "resume takes no argument; 2 given"),
+        ("approve", [{"stage": 123}], "stage: Input should be a valid string"),
+    ],
+)
+async def test_a_signal_with_an_unknown_name_or_malformed_arguments_is_shown_as_ignored(fake_worker, name, args, reason):
+    """Signals answer nobody: what one changed nothing, and why, is in status, the memo and the trace."""
+    fakes, start = fake_worker
+    handle = await start("PipelineWorkflow", THREE_WITH_REVIEW)
+    await until(handle, lambda s: s.awaiting_review == "draft")
+    await handle.signal(name, args=args)
+    waiting = await until(handle, lambda s: bool(s.ignored_signals))
+    [ignored] = waiting.ignored_signals
+    assert ignored.name == name and reason in ignored.reason
+    assert ignored.args == (args[0] if len(args) == 1 else args)
+    assert waiting.state == "awaiting_review" and waiting.awaiting_review == "draft"  # nothing changed
+    memo = await (await handle.describe()).memo()
+    assert memo["ignored_signals"][0]["reason"] == ignored.reason
+    await handle.signal("approve", {"stage": "draft"})
+    await handle.result()
+    assert fakes.stages_called() == ["research", "draft", "edit"]
+    actions = (await build_trace(await handle.fetch_history())).actions
+    assert [a.outcome for a in actions if a.name == name][0] == f"ignored: {ignored.reason}"

@@ -25,14 +25,18 @@ class ChildRunsPlane(ControlPlane[I]):
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
 
     @workflow.signal
-    async def pause(self) -> None:
+    async def pause(self, *stray: Any) -> None:
         """Pause this run and every child in flight."""
+        if self.stray_arguments("pause", stray):
+            return
         self.pauses.pause()
         self.publish()
         await self._tell_children("pause")
 
     @workflow.signal
-    async def resume(self) -> None:
+    async def resume(self, *stray: Any) -> None:
+        if self.stray_arguments("resume", stray):
+            return
         self.pauses.resume()
         self.publish()
         await self._tell_children("resume")

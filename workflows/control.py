@@ -68,6 +68,9 @@ with workflow.unsafe.imports_passed_through():
 MAX_IGNORED = 20  # ignored signals kept in status and the memo
 # Patch (workflow.patched): approve only what awaits review now; ignored signals kept in the memo.
 APPROVALS_BOUND = "baton-approvals-bound"
+# Patch: a signal with an unknown name, or arguments where it takes none, is kept visible (it was dropped).
+SIGNALS_SEEN = "baton-signals-seen"
+SIGNALS = ("approve", "pause", "resume")  # the named signal handlers below: what a run takes
 RUN_START_PATCHES: tuple[str, ...] = (RERUN_ANY_STEP,)
 
 I = TypeVar("I", bound=RunInput)
@@ -79,6 +82,17 @@ def _plain(value: Any) -> Any:
         return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
     except (ValueError, TypeError, ValidationError):
         return repr(value)
+
+
+def _decoded(raws: Sequence[RawValue]) -> Any:
+    """A signal's raw arguments as plain data, to show: the one argument itself, else their list."""
+    values = []
+    for raw in raws:
+        try:
+            values.append(workflow.payload_converter().from_payload(raw.payload) if raw.payload.metadata else None)
+        except Exception:  # noqa: BLE001 - whatever a client sent is shown, not raised
+            values.append(repr(raw.payload.data[:200]))
+    return values[0] if len(values) == 1 else values
 
 
 class ControlPlane(Generic[I]):
@@ -319,15 +333,33 @@ class ControlPlane(Generic[I]):
     # ------------------------------------------------------------ pause / resume
 
     @workflow.signal
-    def pause(self) -> None:
+    def pause(self, *stray: Any) -> None:
         """No new agent call starts until ``resume``; a call in flight finishes."""
+        if self.stray_arguments("pause", stray):
+            return
         self.pauses.pause()
         self.publish()
 
     @workflow.signal
-    def resume(self) -> None:
+    def resume(self, *stray: Any) -> None:
+        if self.stray_arguments("resume", stray):
+            return
         self.pauses.resume()
         self.publish()
+
+    def stray_arguments(self, name: str, args: Sequence[Any]) -> bool:
+        """Whether signal ``name``, which takes no argument, got some: then it is ignored,
+        visibly (a client that means another signal, or another run, should hear of it)."""
+        if not args or not workflow.patched(SIGNALS_SEEN):
+            return False
+        self._ignore_signal(name, f"{name} takes no argument; {len(args)} given", args[0] if len(args) == 1 else list(args))
+        return True
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """A signal no handler takes (a typo, another pattern's): shown as ignored, not buffered unseen."""
+        if workflow.patched(SIGNALS_SEEN):
+            self._ignore_signal(name, f"no signal {name!r}; this run takes {', '.join(SIGNALS)}", _decoded(args))
 
     # ------------------------------------------------------------ review gates
 
@@ -343,7 +375,7 @@ class ControlPlane(Generic[I]):
             return
         why = "; ".join(problems) or self.reviews.problem(request, self.end.state)
         if why:
-            self._ignore_signal("approve", raw, why)
+            self._ignore_signal("approve", why, _decoded([raw]) if raw is not NO_INPUT else None)
             return
         self.reviews.approve(self.reviews.target(request))
 
@@ -368,10 +400,9 @@ class ControlPlane(Generic[I]):
         if (why := self.reviews.problem(request, self.end.state)) is not None:
             raise ValueError(why)
 
-    def _ignore_signal(self, name: str, raw: RawValue, why: str) -> None:
+    def _ignore_signal(self, name: str, why: str, args: Any) -> None:
         """Keep an ignored signal visible: in ``status`` and, through the memo, in the trace."""
         workflow.logger.warning("%s ignored: %s", name, why)
-        args = workflow.payload_converter().from_payload(raw.payload) if raw is not NO_INPUT and raw.payload.metadata else None
         self._ignored.append(IgnoredSignal(name=name, at=workflow.now(), reason=why, args=_plain(args)))
         del self._ignored[:-MAX_IGNORED]
         workflow.upsert_memo({"ignored_signals": [i.model_dump(mode="json") for i in self._ignored]})
