@@ -185,13 +185,17 @@ class AgentActivities:
         messages = build_messages(request, schema)
         if schema is None:
             answer = await self._complete(request, messages, None)
-            return AgentResult(text=answer.text, model=answer.model, usage=answer.usage,
+            if answer.truncated:
+                _refuse_truncated(request, structured=bool(answer.tool_calls))
+            return AgentResult(text=answer.text, model=answer.model, usage=answer.usage, truncated=answer.truncated,
                                usage_estimated=answer.usage_estimated, tool_calls=answer.tool_calls)
 
         usage = Usage()
         for _ in range(1 + CORRECTION_TRIES):
             answer = await self._complete_structured(request, messages, schema)
             usage += answer.usage
+            if answer.truncated:  # not a schema problem: a correction round would be cut at the same place
+                _refuse_truncated(request, structured=True)
             if answer.tool_calls:  # a turn that calls tools answers later (workflows/runtime/tool_use.py)
                 return AgentResult(text=answer.text, model=answer.model, usage=usage,
                                    usage_estimated=answer.usage_estimated, tool_calls=answer.tool_calls)
@@ -251,6 +255,20 @@ class AgentActivities:
                 async for event in self._provider.stream(call):
                     assembly.add(event)
         return assembly.answer(messages)
+
+
+def _refuse_truncated(request: AgentRequest, structured: bool) -> None:
+    """An answer the model ended at max_tokens: kept (marked) unless it is structured (a cut JSON
+    object or tool call is no answer) or the agent asks for complete answers (``on_truncated``)."""
+    spec = request.agent
+    if not structured and spec.on_truncated == "keep":
+        log.warning("answer cut at max_tokens", max_tokens=spec.max_tokens)
+        return
+    what = "structured answer" if structured else "answer"
+    raise ApplicationError(
+        f"{request.model}: the {what} stopped at the token limit (finish_reason 'length', max_tokens={spec.max_tokens}): "
+        f"raise max_tokens for agent {spec.name!r} in the agents file" + ("" if structured else f" (on_truncated={spec.on_truncated!r})"),
+        type="TruncatedAnswer", non_retryable=structured or spec.on_truncated == "fail")
 
 
 def _rejects_json_schema(err: ApplicationError) -> bool:

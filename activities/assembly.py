@@ -20,6 +20,7 @@ class Answer:
     model: str
     usage_estimated: bool
     tool_calls: list[ToolCall]
+    truncated: bool = False  # the model stopped at max_tokens (finish_reason "length")
 
 
 @dataclass
@@ -54,10 +55,10 @@ class AnswerAssembly:
                       for i, c in sorted(self.calls.items())]
         if not text and not tool_calls:
             raise ApplicationError(f"{self.asked} returned an empty answer", type="EmptyAnswer")
-        model = self.model or self.asked
+        model, truncated = self.model or self.asked, self.finish_reason == "length"
         if self.usage is not None:
-            return Answer(text, self.usage, model, False, tool_calls)
-        return Answer(text, estimate_usage(messages, self.parts), model, True, tool_calls)
+            return Answer(text, self.usage, model, False, tool_calls, truncated)
+        return Answer(text, estimate_usage(messages, self.parts), model, True, tool_calls, truncated)
 
 
 def estimate_usage(messages: list[dict[str, Any]], parts: list[str]) -> Usage:

@@ -51,6 +51,7 @@ class AgentCall(Contract):
     attempts: int = 0
     failures: list[str] = Field(default_factory=list, description="The last retried attempt's error, then the final one's")
     usage: Usage = Field(default_factory=Usage)
+    truncated: bool = Field(default=False, description="The answer stopped at the agent's max_tokens")
     context: list[str] = Field(default_factory=list, description="Steps whose outputs this call saw")
 
 
@@ -232,7 +233,7 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                 call.closed_at, call.outcome = at, "completed"
                 if call.model != CODE:  # a code step has no model and no usage
                     result: AgentResult = await read.one(attrs.result, AgentResult)
-                    call.answered_by, call.usage = result.model, result.usage
+                    call.answered_by, call.usage, call.truncated = result.model, result.usage, result.truncated
         elif kind in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
             failed = kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
             attrs = event.activity_task_failed_event_attributes if failed else event.activity_task_timed_out_event_attributes

@@ -42,6 +42,8 @@ def _call_line(call: AgentCall) -> str:
     extra = [f"{call.attempts} attempts"] if call.attempts > 1 else []
     if call.fallback:
         extra.append("fallback")
+    if call.truncated:
+        extra.append("cut at max_tokens")
     if call.usage.total_tokens:
         extra.append(f"{call.usage.total_tokens} tok")
     if call.usage.cost_usd:

@@ -18,7 +18,10 @@ from temporalio.testing import ActivityEnvironment
 
 from baton.activities.agent import AgentActivities, make_openai_client
 from baton.activities.errors import classify
-from baton.contracts import PipelineInput, StageSpec
+from baton.contracts import PipelineInput, StageSpec, Status
+from baton.trace import build_trace
+from baton.trace_render import render
+from baton.workflows.details import step_line
 from tests.conftest import agent_registry, real_worker
 from tests.llm_server import Reply, ScriptedLLM
 from tests.test_agent_activity import request, run
@@ -71,6 +74,53 @@ async def test_an_endless_answer_is_stopped_past_the_token_limit(llm: ScriptedLL
     assert time.monotonic() - began < 10  # not the 120 s call timeout, five times over
     assert runaway.value.type == "RunawayAnswer" and runaway.value.non_retryable
     assert "max_tokens" in runaway.value.message and "200" in runaway.value.message
+
+
+CUT = "Tides-rise-and-fall-as-the-moon-pulls " * 10  # a text answer ended by the token limit
+
+
+async def test_an_answer_cut_at_the_token_limit_is_kept_and_marked_truncated(llm: ScriptedLLM):
+    llm.script("draft", Reply(text=CUT, finish_reason="length"))
+    result = await run(llm, request())
+    assert result.text == CUT.strip() and result.truncated
+    llm.script("draft", Reply(text=CUT))  # finish_reason "stop": whole
+    assert not (await run(llm, request())).truncated
+
+
+@pytest.mark.parametrize(("choice", "retried"), [("retry", True), ("fail", False)])
+async def test_an_agent_that_asks_for_complete_answers_fails_a_truncated_one(llm: ScriptedLLM, choice, retried):
+    spec = agent_registry().get("writer").model_copy(update={"on_truncated": choice})
+    llm.script("draft", Reply(text=CUT, finish_reason="length"))
+    with pytest.raises(ApplicationError) as cut:
+        await run(llm, request().model_copy(update={"agent": spec}))
+    assert cut.value.type == "TruncatedAnswer" and cut.value.non_retryable is not retried
+    assert "max_tokens=200" in cut.value.message and "writer" in cut.value.message
+
+
+async def test_a_structured_answer_cut_at_the_token_limit_fails_naming_the_setting(llm: ScriptedLLM):
+    llm.script("Your stage: draft", Reply(text='{"verdict": "revise", "score": 4, "issues": ["the intro is', finish_reason="length"))
+    with pytest.raises(ApplicationError) as cut:
+        await run(llm, request("critic"))
+    assert cut.value.type == "TruncatedAnswer" and cut.value.non_retryable  # asking again hits the same limit
+    assert "max_tokens=200" in cut.value.message and "critic" in cut.value.message
+    assert len(llm.requests) == 1  # no correction round: the schema was not the problem
+
+
+async def test_a_truncated_step_is_marked_in_status_trace_and_result(dev_env, llm: ScriptedLLM, task_queue):
+    llm.script_stage("research", "Facts-about-tides.")
+    llm.script_stage("draft", Reply(text=CUT, finish_reason="length"))
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await dev_env.client.start_workflow(
+            "PipelineWorkflow", PipelineInput(goal="Explain tides", stages=[
+                StageSpec(name="research", agent="researcher"), StageSpec(name="draft", agent="writer")]),
+            id=f"truncated-{uuid.uuid4().hex[:6]}", task_queue=task_queue)
+        result = await asyncio.wait_for(handle.result(), 30)
+        status = await handle.query("status", result_type=Status)
+    assert result["truncated"] == ["draft"] and result["final"] == CUT.strip()
+    assert [row.truncated for row in status.stages] == [False, True]
+    trace = await build_trace(await handle.fetch_history())
+    assert [call.truncated for call in trace.calls] == [False, True]
+    assert "cut at max_tokens" in render(trace, "timeline") and "cut at max_tokens" in step_line(status.stages[1])
 
 
 KEY = "sk-canary-4f2a9c7e1b3d5a8f"  # 26 characters

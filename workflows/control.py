@@ -254,7 +254,7 @@ class ControlPlane(Generic[I]):
         finally:
             self.board.call_ended(step)
         if on_board:
-            self.board.answered_by(step, result.model)
+            self.board.answered_by(step, result.model, result.truncated)
         if result.artifact:
             self.timeline.add_artifact(step, result.artifact)
         return result

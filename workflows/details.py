@@ -46,6 +46,8 @@ def step_line(s: StageStatus) -> str:
         fields.append("chosen: " + _plain(s.override, 80))
     if s.feedback:
         fields.append("feedback: " + " / ".join(_plain(text, 80) for text in s.feedback))
+    if s.truncated:
+        fields.append("cut at max_tokens")
     if s.error:
         fields.append("error: " + _plain(s.error, 120))
     return " · ".join(fields)

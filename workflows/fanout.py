@@ -94,6 +94,6 @@ class FanOutWorkflow(ControlPlane[FanOutInput]):
             failed=[TaskFailure(id=name, agent=self.board.agent(name), error=self.board.error(name) or "")
                     for name in self.board.in_state("failed")],
             synthesis=self._synthesis,
-            usage=self.agents.usage,
+            usage=self.agents.usage, truncated=self.agents.truncated(),
             state=self.run_state(),
         )

@@ -531,5 +531,5 @@ class FlowWorkflow(ChildRunsPlane[FlowInput]):
             nodes=[NodeState(id=n, kind=spec.kind, state=self.board.state(n), visits=progress.visits.get(n, 0),
                              error=self.board.error(n)) for n, spec in nodes.items()],
             path=list(progress.path_tail), edges_taken=progress.edges_taken, runs=progress.runs,
-            usage=self.agents.usage, state=self.run_state(),
+            usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state(),
         )

@@ -134,4 +134,5 @@ class HierarchicalWorkflow(ChildRunsPlane[HierarchicalInput]):
     @workflow.query
     def result(self) -> HierarchicalResult:
         return HierarchicalResult(phases=list(self._phases), new_agents=[a.name for a in self._new_agents],
-                                  synthesis=self._synthesis, usage=self.agents.usage, state=self.run_state())
+                                  synthesis=self._synthesis,
+                                  usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state())

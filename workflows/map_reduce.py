@@ -250,4 +250,5 @@ class MapReduceWorkflow(ChildRunsPlane[MapReduceInput]):
     def result(self) -> MapReduceResult:
         p = self._progress
         return MapReduceResult(result=self._result, items=len(self.inp.items), mapped=p.mapped, failed_count=p.failed_count,
-                               failed=p.failed, runs=p.runs, usage=self.agents.usage, state=self.run_state())
+                               failed=p.failed, runs=p.runs,
+                               usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state())

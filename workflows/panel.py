@@ -106,4 +106,4 @@ class ExpertPanelWorkflow(ControlPlane[PanelInput]):
                   for r in range(1, self.inp.rounds + 1)]
         return PanelResult(rounds=[r for r in rounds if r], consensus=self._verdict.get("consensus"),
                            agreement=self._verdict.get("agreement"), dissent=self._verdict.get("dissent", []),
-                           usage=self.agents.usage, state=self.run_state())
+                           usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state())

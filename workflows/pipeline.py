@@ -66,5 +66,6 @@ class PipelineWorkflow(ControlPlane[PipelineInput]):
         """The outputs so far (all of them once the run has completed)."""
         outputs = self.timeline.outputs
         final = outputs[list(outputs)[-1]] if outputs else None
-        return PipelineResult(outputs=dict(outputs), final=final, artifacts=dict(self.timeline.artifacts), usage=self.agents.usage,
+        return PipelineResult(outputs=dict(outputs), final=final, artifacts=dict(self.timeline.artifacts),
+                              usage=self.agents.usage, truncated=self.agents.truncated(),
                               state=self.run_state())

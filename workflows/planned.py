@@ -118,5 +118,5 @@ class PlannedWorkflow(ControlPlane[PlannedInput]):
             outputs={r.id: self.timeline.outputs[r.id] for r in rows if r.state == "done"},
             failed=[TaskFailure(id=r.id, agent=r.agent, error=r.error or "") for r in rows if r.state == "failed"],
             skipped=[r.id for r in rows if r.state == "skipped"],
-            replans=self._replans, usage=self.agents.usage, state=self.run_state(),
+            replans=self._replans, usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state(),
         )

@@ -122,5 +122,6 @@ class ReviewLoopWorkflow(ControlPlane[ReviewLoopInput]):
         return ReviewLoopResult(
             rounds=self._rounds, approved=bool(last and last.approved),
             critiques=[r.critique for r in self._rounds if r.critique],
-            final=dict(last.outputs) if last else {}, usage=self.agents.usage, state=self.run_state(),
+            final=dict(last.outputs) if last else {},
+            usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state(),
         )

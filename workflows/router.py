@@ -71,4 +71,5 @@ class RouterWorkflow(ControlPlane[RouterInput]):
         choice = self._choice
         return RouterResult(route=choice.get("route"), confidence=choice.get("confidence"),
                             reason=choice.get("reason"), fallback=choice.get("fallback", False),
-                            output=self._output, usage=self.agents.usage, state=self.run_state())
+                            output=self._output,
+                            usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state())

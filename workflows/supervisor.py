@@ -132,4 +132,4 @@ class SupervisorWorkflow(ControlPlane[SupervisorInput]):
     def result(self) -> SupervisorResult:
         return SupervisorResult(answer=self._answer, turns=self._turns, delegations=list(self._delegations),
                                 questions=list(self._questions), stopped=self._stopped,  # type: ignore[arg-type]
-                                usage=self.agents.usage, state=self.run_state())
+                                usage=self.agents.usage, truncated=self.agents.truncated(), state=self.run_state())

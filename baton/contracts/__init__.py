@@ -115,6 +115,9 @@ class AgentSpec(Contract):
         default_factory=list, description="Tools the model may call: registered functions by name, an MCP server's "
         "as 'server.tool', or all of a server's as 'server.*' (docs/tools.md)")
     max_turns: int = Field(default=10, ge=1, le=100, description="Model turns per step when the agent has tools")
+    on_truncated: Literal["keep", "retry", "fail"] = Field(
+        default="keep", description="A text answer the model ended at max_tokens: 'keep' it, marked truncated; 'retry' "
+        "the call (then fail); 'fail' at once. A structured answer or tool call cut there always fails")
 
 
 class ContextItem(Contract):
@@ -185,6 +188,8 @@ class AgentResult(Contract):
     artifact: str | None = Field(default=None, description="The artifact key holding the whole answer")
     ref: str | None = Field(default=None, description="The whole answer kept in the payload store, for later steps "
                             "to see by reference (baton/context_store.py)")
+    truncated: bool = Field(default=False, description="The model stopped at the agent's max_tokens "
+                            "(finish_reason 'length'): the text may end mid-thought")
 
 
 class ResolveAgentsRequest(Contract):
@@ -281,6 +286,8 @@ class RunResult(Contract):
     usage: Usage = Field(description="Tokens and cost of every agent call of the run (and of its child runs)")
     state: str = Field(default="completed", description="The run's state when the result was read: completed, or "
                        "running / paused / awaiting_review / failed / cancelled for the result query of an unfinished run")
+    truncated: list[str] = Field(default_factory=list, description="Steps whose latest answer stopped at the agent's "
+                                 "max_tokens (kept, as the agent's on_truncated asks): raise it if they matter")
 
 
 PRIORITY_KEYS = {"interactive": 1, "normal": 3, "batch": 5}  # Temporal priority keys: 1 first, 5 last
@@ -375,6 +382,7 @@ class StageStatus(Contract):
     origin: str | None = Field(default=None, description="Where its output came from when no agent wrote it here: "
                                "'inherited' (a fork's source), 'set' (a person), 'skipped'")
     override: str | None = Field(default=None, description="The agent or model a person chose for it")
+    truncated: bool = Field(default=False, description="Its latest answer stopped at the agent's max_tokens")
 
 
 MAX_ROWS = 30  # past this many steps, a table of them shows only the notable ones

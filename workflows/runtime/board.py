@@ -71,8 +71,9 @@ class StepBoard:
             self._rows[name].state, self._rows[name].error = "failed", error
         return failed
 
-    def answered_by(self, step: str, model: str) -> None:
-        self._rows[step].model = model
+    def answered_by(self, step: str, model: str, truncated: bool = False) -> None:
+        """The model that answered the step, and whether it stopped at the token limit."""
+        self._rows[step].model, self._rows[step].truncated = model, truncated
 
     def assign(self, step: str, agent: str) -> None:
         """The agent that will run a step chosen during the run (a router's route)."""

@@ -52,6 +52,7 @@ class AgentCaller:
         # Answers the worker kept in its payload store, by their text: later steps see them by reference.
         self._refs: dict[str, str] = {}
         self.usage = Usage()  # every agent call's, and every child run's, of this run
+        self._truncated: dict[str, None] = {}  # steps whose latest answer stopped at max_tokens, in order
 
     async def resolve(self, names: set[str], every: bool = False, defined: Sequence[AgentSpec] = ()) -> None:
         """Fetch agent specs once (``every``: all configured ones too) through a local
@@ -161,6 +162,10 @@ class AgentCaller:
         """The first line of an agent's instructions: how menus for planners describe it."""
         return self._specs[name].instructions.splitlines()[0]
 
+    def truncated(self) -> list[str]:
+        """The steps whose latest answer the model ended at the agent's max_tokens (kept, marked)."""
+        return list(self._truncated)
+
     def count(self, usage: Usage) -> None:
         """Usage spent outside this run's own calls (a child run's)."""
         self.usage += usage
@@ -210,6 +215,9 @@ class AgentCaller:
                                         extra={"agent": each.name, "stage": request.stage, "model": model})
             else:
                 self.usage += result.usage
+                self._truncated.pop(request.stage, None)
+                if result.truncated:
+                    self._truncated[request.stage] = None
                 if result.ref:
                     self._refs[result.text] = result.ref
                 return result
