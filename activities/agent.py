@@ -15,6 +15,7 @@ import asyncio
 import os
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import openai
@@ -26,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from baton.activities.artifacts import ArtifactStore, artifacts_dir, preview
 from baton.activities.assembly import Answer, AnswerAssembly
 from baton.activities.breaker import BreakerBoard, guarded
-from baton.activities.heartbeat import live_heartbeats
+from baton.activities.heartbeat import breaker_wait, live_heartbeats
 from baton.activities.metrics import AgentMetrics, outcome_of
 from baton.activities.prompts import build_messages, correction_message, tool_definitions
 from baton.activities.provider import ModelCall, ModelProvider, OpenAIChatProvider
@@ -121,7 +122,8 @@ class AgentActivities:
                 self._metrics().record(request.agent.name, request.model, outcome, time.monotonic() - began)
                 log.warning("agent call failed", outcome=outcome, error=str(err)[:300])
                 raise
-            result = result.model_copy(update={"usage": self._registry.priced(result.model, result.usage)})
+            result = result.model_copy(update={"usage": self._registry.priced(result.model, result.usage),
+                                               "breaker_wait_seconds": breaker_wait(info)})
             self._metrics().record(request.agent.name, result.model, "ok", time.monotonic() - began, result.usage)
             if self._context is not None and not result.tool_calls and len(result.text) >= REF_MIN_CHARS:
                 activity.heartbeat()  # the answer is whole; storing it may take a moment
@@ -249,11 +251,21 @@ class AgentActivities:
                          timeout_seconds=spec.start_to_close_seconds, response_format=response_format,
                          tools=tool_definitions(request) if request.tools else [])
         assembly = AnswerAssembly(asked=request.model)
-        live = LiveAnswer(stage=request.stage, agent=spec.name, model=request.model, attempt=activity.info().attempt)
-        with guarded(self._breakers, request.model):
-            async with live_heartbeats(min(spec.heartbeat_seconds / 3, LIVE_SECONDS), assembly.parts, live):
-                async for event in self._provider.stream(call):
-                    assembly.add(event)
+        info = activity.info()
+        live = LiveAnswer(stage=request.stage, agent=spec.name, model=request.model, attempt=info.attempt,
+                          breaker_wait_seconds=breaker_wait(info))
+        if live.breaker_wait_seconds:  # replace the refused attempt's details: its wait is counted now
+            activity.heartbeat(live)
+        try:
+            with guarded(self._breakers, request.model):
+                async with live_heartbeats(min(spec.heartbeat_seconds / 3, LIVE_SECONDS), assembly.parts, live):
+                    async for event in self._provider.stream(call):
+                        assembly.add(event)
+        except ApplicationError as err:
+            if err.type == "CircuitOpen":  # shown while the call waits; the next attempt counts the wait
+                activity.heartbeat(live.model_copy(update={"waiting": err.message,
+                                                           "waiting_since": datetime.now(timezone.utc)}))
+            raise
         return assembly.answer(messages)
 
 

@@ -60,8 +60,9 @@ class Breaker:
         remaining = max(self.cooldown_seconds - waited, 0.0)
         delay = remaining if self.state == "open" else min(PROBE_WAIT_SECONDS, self.cooldown_seconds)
         raise ApplicationError(
-            f"{self.model}: circuit open after {self.failures} consecutive provider failures; "
-            f"next try in {delay:.1f}s", type="CircuitOpen", next_retry_delay=timedelta(seconds=max(delay, 0.1)))
+            f"{self.model}: circuit breaker open on this worker after {self.failures} consecutive provider failures "
+            f"(of any run calling {self.model}); next try in {delay:.1f}s", type="CircuitOpen",
+            next_retry_delay=timedelta(seconds=max(delay, 0.1)))
 
     def record(self, failed: bool | None) -> None:
         """The call's verdict on the provider: True down, False up, None no verdict (cancelled)."""

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from pydantic import ValidationError
 from temporalio import activity
 
 from baton.contracts import LIVE_TAIL_CHARS, LiveAnswer
@@ -25,6 +26,22 @@ async def live_heartbeats(seconds: float, parts: list[str], live: LiveAnswer) ->
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
+
+
+def breaker_wait(info: activity.Info) -> float:
+    """Seconds this call's earlier attempts waited for open circuit breakers. An attempt the
+    breaker refused leaves ``waiting_since`` in its heartbeat details, which outlive it; each
+    later attempt carries the sum on (``breaker_wait_seconds``). The same all through one attempt."""
+    if not info.heartbeat_details:
+        return 0.0
+    try:
+        last = LiveAnswer.model_validate(info.heartbeat_details[0])
+    except ValidationError:  # a worker from before live answers heartbeats a plain count
+        return 0.0
+    waited = last.breaker_wait_seconds
+    if last.waiting_since is not None:  # the wait ended when this attempt was scheduled
+        waited += max((info.current_attempt_scheduled_time - last.waiting_since).total_seconds(), 0.0)
+    return round(waited, 3)
 
 
 async def _heartbeat_every(seconds: float, parts: list[str], live: LiveAnswer) -> None:

@@ -41,6 +41,8 @@ def spend(status: Status) -> str:
 
 def writing(answer: LiveAnswer, width: int = 160) -> str:
     """One line: which agent writes what, and the end of what it has written."""
+    if answer.waiting:
+        return f"{answer.stage} ({answer.agent}) waiting: {answer.waiting}"[:width + 40]
     tail = " ".join(answer.tail.split())
     return f"{answer.stage} ({answer.agent}) writing, {answer.chars} chars: …{tail[-width:]}"
 
@@ -56,7 +58,7 @@ def render(workflow_id: str, status: Status, live: list[LiveAnswer] | None = Non
         table.add_row(stage.name, stage.agent, f"[{STYLES.get(stage.state, '')}]{stage.state}", stage.model or "", str(stage.runs))
     hidden = len(status.stages) - len(shown)
     notes = [f"{hidden} more steps not shown (running, waiting and failed ones are)"] if hidden else []
-    notes += [writing(answer) for answer in live or [] if answer.chars]
+    notes += [writing(answer) for answer in live or [] if answer.chars or answer.waiting]
     if status.awaiting_review == "budget":
         notes.append(f"waiting at the budget ({status.info.get('budget', '')}): "
                      f"python starter.py raise-budget {workflow_id} --tokens N | --cost USD")

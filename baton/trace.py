@@ -52,6 +52,7 @@ class AgentCall(Contract):
     failures: list[str] = Field(default_factory=list, description="The last retried attempt's error, then the final one's")
     usage: Usage = Field(default_factory=Usage)
     truncated: bool = Field(default=False, description="The answer stopped at the agent's max_tokens")
+    breaker_wait_seconds: float = Field(default=0.0, description="Time it waited for an open circuit breaker")
     context: list[str] = Field(default_factory=list, description="Steps whose outputs this call saw")
 
 
@@ -234,6 +235,7 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                 if call.model != CODE:  # a code step has no model and no usage
                     result: AgentResult = await read.one(attrs.result, AgentResult)
                     call.answered_by, call.usage, call.truncated = result.model, result.usage, result.truncated
+                    call.breaker_wait_seconds = result.breaker_wait_seconds
         elif kind in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
             failed = kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
             attrs = event.activity_task_failed_event_attributes if failed else event.activity_task_timed_out_event_attributes

@@ -8,6 +8,7 @@ import re
 from datetime import datetime
 
 from baton.flows.drawing import draw
+from baton.contracts import breaker_waited
 from baton.trace import AgentCall, RunTrace
 
 FORMATS = ("json", "mermaid", "timeline")
@@ -44,6 +45,8 @@ def _call_line(call: AgentCall) -> str:
         extra.append("fallback")
     if call.truncated:
         extra.append("cut at max_tokens")
+    if call.breaker_wait_seconds:
+        extra.append(breaker_waited(call.breaker_wait_seconds))
     if call.usage.total_tokens:
         extra.append(f"{call.usage.total_tokens} tok")
     if call.usage.cost_usd:

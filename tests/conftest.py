@@ -4,6 +4,7 @@ and workers running Baton's real worker code."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import socket
 import sys
@@ -23,6 +24,7 @@ from baton.activities import make_openai_client
 from baton import search
 from baton.agents import AgentRegistry, load_agents
 from baton.embedded import dynamic_config_flags
+from baton.logs import configure_logging
 from tests.llm_server import ScriptedLLM
 from baton.worker import build_worker
 from baton.sandbox import workflow_runner
@@ -86,6 +88,18 @@ def llm() -> Iterator[ScriptedLLM]:
     server = ScriptedLLM().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def worker_log() -> Iterator[io.StringIO]:
+    """What the in-process worker logs during the test (JSON lines, DEBUG up), whatever
+    earlier tests configured: capsys misses it once another test has pointed the log elsewhere."""
+    stream = io.StringIO()
+    configure_logging(level="DEBUG", fmt="json", stream=stream)
+    try:
+        yield stream
+    finally:
+        configure_logging(level="WARNING", fmt="console", stream=io.StringIO())
 
 
 @pytest.fixture

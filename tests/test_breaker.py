@@ -3,6 +3,8 @@ a provider that keeps failing is left alone for the cool-down, then probed."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
 import pytest
@@ -12,6 +14,9 @@ from temporalio.exceptions import ApplicationError
 from baton.activities.breaker import Breaker, provider_down
 from baton import client as baton
 from baton.contracts import PipelineInput, StageSpec
+from baton.trace import build_trace
+from baton.trace_render import render
+from baton.workflows.details import step_line
 from tests.conftest import real_worker
 from tests.llm_server import Reply
 
@@ -86,7 +91,7 @@ def test_only_failures_that_say_the_provider_is_unwell_count(kind, down):
     assert provider_down(ApplicationError("x", type=kind)) is down
 
 
-async def test_a_failing_provider_is_left_alone_for_the_cool_down_then_probed(dev_env, llm, task_queue, capsys):
+async def test_a_failing_provider_is_left_alone_for_the_cool_down_then_probed(dev_env, llm, task_queue, worker_log):
     llm.script_stage("research", Reply(status=500), Reply(status=502), "back up")
     inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="research", agent="researcher")])
     async with real_worker(dev_env.client, llm, task_queue, BATON_BREAKER_FAILURES="2", BATON_BREAKER_COOLDOWN_SECONDS="1.5"):
@@ -101,5 +106,40 @@ async def test_a_failing_provider_is_left_alone_for_the_cool_down_then_probed(de
     started = [e.activity_task_started_event_attributes for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
     assert started[-1].attempt == 4
     assert started[-1].last_failure.application_failure_info.type == "CircuitOpen"
-    logged = capsys.readouterr().out
-    assert "breaker_state=open" in logged and "breaker_state=half_open" in logged and "breaker_state=closed" in logged
+    moves = [json.loads(line)["breaker_state"] for line in worker_log.getvalue().splitlines() if '"breaker_state"' in line]
+    assert moves == ["open", "half_open", "closed"]
+
+
+async def test_a_run_held_back_by_another_runs_open_breaker_shows_the_wait(dev_env, llm, task_queue):
+    """Breakers are per model and worker-wide: one run's failures hold back another run's
+    calls to the same model. That run says so: while it waits (its live answer) and after
+    (its step's row in status, its call in the trace)."""
+    llm.script_stage("research", Reply(status=500), Reply(status=502), "back up")
+    llm.script_stage("draft", "drafted")
+    client = dev_env.client
+    async with real_worker(client, llm, task_queue, BATON_BREAKER_FAILURES="2", BATON_BREAKER_COOLDOWN_SECONDS="3"):
+        failing = await baton.start(client, PipelineInput(goal="Explain tides", stages=[StageSpec(name="research", agent="researcher")]),
+                                    workflow_id=f"breaker-a-{uuid.uuid4().hex[:6]}", queue=task_queue)
+        async with asyncio.timeout(10):  # its second failure opened the breaker: the server schedules attempt 3
+            while not [p for p in (await client.get_workflow_handle(failing.id).describe()).raw_description.pending_activities
+                       if p.attempt >= 3]:
+                await asyncio.sleep(0.05)
+        held = await baton.start(client, PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")]),
+                                 workflow_id=f"breaker-b-{uuid.uuid4().hex[:6]}", queue=task_queue)
+        async with asyncio.timeout(10):
+            while not (waiting := [a for a in await baton.live(client, held.id) if a.waiting]):
+                await asyncio.sleep(0.05)
+        assert "circuit breaker" in waiting[0].waiting and "test-model" in waiting[0].waiting
+        assert "this worker" in waiting[0].waiting  # the scope: not this run's failures
+        assert (await baton.wait_result(client, held.id)).final == "drafted"
+        try:  # whether it got the probe in time is the other test's subject, not this one's
+            await baton.wait_result(client, failing.id)
+        except baton.BatonError:
+            pass
+        row = (await baton.status(client, held.id)).stages[0]
+    assert 1.0 <= row.breaker_wait_seconds <= 5.0  # the ~3 s cool-down, less what had passed when it asked
+    trace = await build_trace(await client.get_workflow_handle(held.id).fetch_history())
+    [call] = trace.calls
+    assert call.breaker_wait_seconds == row.breaker_wait_seconds
+    said = f"waited {row.breaker_wait_seconds:.1f} s for an open circuit breaker"
+    assert said in render(trace, "timeline") and said in step_line(row)

@@ -254,7 +254,7 @@ class ControlPlane(Generic[I]):
         finally:
             self.board.call_ended(step)
         if on_board:
-            self.board.answered_by(step, result.model, result.truncated)
+            self.board.answered(step, result)
         if result.artifact:
             self.timeline.add_artifact(step, result.artifact)
         return result

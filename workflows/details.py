@@ -9,7 +9,7 @@ of its 1,000 changes: 12% of the worker's time in the throughput benchmark)."""
 
 from __future__ import annotations
 
-from baton.contracts import MAX_ROWS, StageStatus, Usage, rows_to_show
+from baton.contracts import MAX_ROWS, StageStatus, Usage, breaker_waited, rows_to_show
 
 STATE_ICONS = {"pending": "⏳", "running": "▶️", "awaiting_review": "✋", "done": "✅", "failed": "❌", "skipped": "⏭️"}
 
@@ -48,6 +48,8 @@ def step_line(s: StageStatus) -> str:
         fields.append("feedback: " + " / ".join(_plain(text, 80) for text in s.feedback))
     if s.truncated:
         fields.append("cut at max_tokens")
+    if s.breaker_wait_seconds:
+        fields.append(breaker_waited(s.breaker_wait_seconds))
     if s.error:
         fields.append("error: " + _plain(s.error, 120))
     return " · ".join(fields)

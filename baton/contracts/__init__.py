@@ -190,6 +190,9 @@ class AgentResult(Contract):
                             "to see by reference (baton/context_store.py)")
     truncated: bool = Field(default=False, description="The model stopped at the agent's max_tokens "
                             "(finish_reason 'length'): the text may end mid-thought")
+    breaker_wait_seconds: float = Field(default=0.0, description="Time the call waited for an open circuit breaker of "
+                                        "its model: breakers are per model and per worker, so another run's failures "
+                                        "can hold this one back")
 
 
 class ResolveAgentsRequest(Contract):
@@ -383,10 +386,17 @@ class StageStatus(Contract):
                                "'inherited' (a fork's source), 'set' (a person), 'skipped'")
     override: str | None = Field(default=None, description="The agent or model a person chose for it")
     truncated: bool = Field(default=False, description="Its latest answer stopped at the agent's max_tokens")
+    breaker_wait_seconds: float = Field(default=0.0, description="Time its latest call waited for an open circuit "
+                                        "breaker (the worker's, for its model: maybe opened by other runs' failures)")
 
 
 MAX_ROWS = 30  # past this many steps, a table of them shows only the notable ones
 NOTABLE_STATES = ("running", "awaiting_review", "failed")
+
+
+def breaker_waited(seconds: float) -> str:
+    """How a step's row and a trace's call say it waited for an open circuit breaker."""
+    return f"waited {seconds:.1f} s for an open circuit breaker"
 
 
 def rows_to_show(stages: list[StageStatus]) -> list[StageStatus]:
@@ -410,6 +420,10 @@ class LiveAnswer(Contract):
     attempt: int = 1
     chars: int = Field(default=0, description="Characters written so far")
     tail: str = Field(default="", description=f"The last {LIVE_TAIL_CHARS} of them")
+    waiting: str | None = Field(default=None, description="What the call waits for before it may ask its model "
+                                "(an open circuit breaker), until its next attempt")
+    waiting_since: datetime | None = Field(default=None, description="When that wait began")
+    breaker_wait_seconds: float = Field(default=0.0, description="Time its earlier attempts waited for open breakers")
 
 
 class SnapshotInfo(Contract):

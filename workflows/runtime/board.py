@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 
-from baton.contracts import StageState, StageStatus
+from baton.contracts import AgentResult, StageState, StageStatus
 
 
 class StepBoard:
@@ -71,9 +71,11 @@ class StepBoard:
             self._rows[name].state, self._rows[name].error = "failed", error
         return failed
 
-    def answered_by(self, step: str, model: str, truncated: bool = False) -> None:
-        """The model that answered the step, and whether it stopped at the token limit."""
-        self._rows[step].model, self._rows[step].truncated = model, truncated
+    def answered(self, step: str, result: AgentResult) -> None:
+        """The step's answer came: the model that gave it, whether it stopped at the token limit,
+        how long it waited for an open circuit breaker."""
+        row = self._rows[step]
+        row.model, row.truncated, row.breaker_wait_seconds = result.model, result.truncated, result.breaker_wait_seconds
 
     def assign(self, step: str, agent: str) -> None:
         """The agent that will run a step chosen during the run (a router's route)."""
