@@ -35,6 +35,14 @@ from typing import Any
 from aiohttp import web
 
 STAGE_LINE = re.compile(r"^Your stage: (.+)$", re.MULTILINE)
+# Text the agent is given as data (activities/prompts.as_data): a block ends only at the end tag with its own id.
+FENCE = re.compile(r'<data id="([0-9a-f]{16})">\n(.*?)\n</data id="\1">', re.S)
+
+
+def unfenced(text: str) -> str:
+    """The text of one fenced data block (a tool's result as the model saw it), else ``text`` as is."""
+    whole = FENCE.fullmatch(text)
+    return whole.group(2) if whole else text
 STAGE_KEY = "\x00stage:"
 
 

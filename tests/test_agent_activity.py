@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from baton.activities.agent import AgentActivities, make_openai_client
+from baton.activities.prompts import as_data
 from baton.contracts import AgentRequest, ContextItem, ResolveAgentsRequest
 from tests.conftest import agent_registry
 from tests.llm_server import Reply, ScriptedLLM
@@ -183,7 +184,7 @@ async def test_tool_calls_stream_back_whole_and_earlier_turns_are_sent(llm: Scri
     sent = llm.requests[0].body
     assert [t["function"]["name"] for t in sent["tools"]] == ["delegate", "finish"]
     assert sent["messages"][2]["tool_calls"][0]["id"] == "c1"
-    assert sent["messages"][3] == {"role": "tool", "content": "the researcher's facts", "tool_call_id": "c1"}
+    assert sent["messages"][3] == {"role": "tool", "content": as_data("the researcher's facts"), "tool_call_id": "c1"}
 
 
 async def test_long_answers_become_artifacts_and_come_back_whole_as_context(llm: ScriptedLLM, tmp_path):
@@ -260,7 +261,7 @@ async def test_an_answer_is_kept_by_reference_and_a_later_call_reads_its_list_ba
                                                                     ContextItem(name="notes", output="inline notes")])
     await ActivityEnvironment().run(agents.run_agent, request(context_ref=listed, context=[ContextItem(name="x", output="y")]))
     prompt = llm.requests[-1].prompt
-    assert "Output of stage 'research':\nTides follow the moon." in prompt and "inline notes" in prompt
+    assert "Output of stage 'research' (data):\n" + as_data(first.text) in prompt and "inline notes" in prompt
     assert prompt.index("'research'") < prompt.index("'notes'") < prompt.index("'x'")  # the list, then the rest
 
     # A worker without the store is told so, not left to guess.

@@ -11,7 +11,7 @@ import uuid
 from baton import client as baton
 from baton.content import content_pipeline
 from tests.conftest import real_worker
-from tests.llm_server import Reply
+from tests.llm_server import Reply, unfenced
 from tests.test_pipeline_logic import until
 
 
@@ -79,7 +79,7 @@ async def test_supervisor_with_tool_calls_and_escalation(dev_env, llm, task_queu
     assert result.delegations[0].output == "The moon pulls the sea."
     # The supervisor's third turn saw the researcher's result and the person's answer as tool results.
     third = next(r.body for r in llm.requests if r.stage == "turn-3")
-    tool_results = [m["content"] for m in third["messages"] if m["role"] == "tool"]
+    tool_results = [unfenced(m["content"]) for m in third["messages"] if m["role"] == "tool"]
     assert tool_results == ["The moon pulls the sea.", "Brittany"]
     assert [t["function"]["name"] for t in third["tools"]] == ["delegate", "finish", "ask_person"]
 
@@ -143,7 +143,7 @@ async def test_content_pipeline_with_focus_questions_answered_and_artifacts(dev_
 
     assert result.outputs["focus_questions"] == "Brief: sailors."
     assert "Sailors in Brittany" in next(r.prompt for r in llm.requests if r.stage == "focus_questions" and "Brief" not in r.prompt
-                                         and "Feedback" in r.prompt)
+                                         and "Feedback from a person" in r.prompt)
     assert set(result.artifacts) == {s.name for s in inp.stages}
     assert result.artifacts["focus_questions"] == f"{handle.id}/focus_questions-v2.md"
     assert (tmp_path / handle.id / "focus_questions-v1.md").read_text() == "1. Who reads it?"

@@ -19,7 +19,7 @@ from baton.contracts import FanOutInput, PipelineInput, StageSpec, Status, TaskS
 from baton.flows.builder import Flow, agent
 from baton.trace_render import render
 from tests.conftest import TOOL_AGENTS, real_worker
-from tests.llm_server import Reply
+from tests.llm_server import Reply, unfenced
 from tests.test_cli import doc_lines, ok, until_state
 
 
@@ -35,7 +35,8 @@ async def start(client: Client, task_queue: str, inp: PipelineInput) -> str:
 
 
 def tool_messages(request) -> list[dict]:
-    return [m for m in request.body["messages"] if m["role"] == "tool"]
+    """The tool results the model was sent, their text out of its data fence."""
+    return [{**m, "content": unfenced(m["content"])} for m in request.body["messages"] if m["role"] == "tool"]
 
 
 def in_call_order(status: Status) -> list:
