@@ -1,6 +1,7 @@
 """A refused update says what is wrong with a stable type and is not retryable
-(issue 14, point 8): through the Python client and the ``temporal`` CLI, against
-Baton's worker on the dev server."""
+(issue 14, point 8), and a signal that changes nothing is shown with why (point
+7): through the Python client and the ``temporal`` CLI, against Baton's worker
+on the dev server."""
 
 from __future__ import annotations
 
@@ -35,4 +36,23 @@ async def test_a_refused_update_is_invalid_request_and_not_retryable(dev_env, ll
                              "--input '{\"stage\": \"nope\"}'", dev_env)
         assert code != 0 and "InvalidRequest" in out and "ValueError" not in out, out
         await handle.execute_update("approve", ApproveRequest(stage="draft"))  # the run was untouched
+        await handle.result()
+
+
+async def test_signals_from_the_cli_that_change_nothing_are_listed_with_why(dev_env, llm, task_queue):
+    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer", review=True)])
+    async with real_worker(dev_env.client, llm, task_queue):
+        handle = await dev_env.client.start_workflow("PipelineWorkflow", inp, id=f"stray-{uuid.uuid4().hex[:6]}",
+                                                     task_queue=task_queue)
+        await until_state(dev_env, handle.id, lambda s: s.awaiting_review == "draft")
+        for name, payload in (("aprove", '{"stage": "draft"}'), ("pause", '{"x": 1}'), ("approve", '{"stage": 123}')):
+            code, out = await sh(f"temporal workflow signal --workflow-id {handle.id} --name {name} --input '{payload}'", dev_env)
+            assert code == 0, out  # a signal has no answer: the run is where to look
+        status = await until_state(dev_env, handle.id, lambda s: len(s.ignored_signals) == 3)
+        assert [(i.name, i.reason) for i in status.ignored_signals] == [
+            ("aprove", "no signal 'aprove'; this run takes approve, pause, resume"),
+            ("pause", "pause takes no argument; 1 given"),
+            ("approve", "stage: Input should be a valid string")]
+        assert status.state == "awaiting_review"  # none of them paused or approved anything
+        await handle.signal("approve", {"stage": "draft"})
         await handle.result()
