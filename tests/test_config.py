@@ -29,7 +29,7 @@ def test_shipped_team_loads_with_defaults_and_schemas():
     assert TEAM <= set(registry.names)
     critic = registry.get("critic")
     assert critic.output_schema == "Critique" and critic.temperature == 0.2
-    assert critic.retry.maximum_attempts == 5 and critic.heartbeat_seconds == 30
+    assert critic.retry.maximum_attempts == 5 and critic.heartbeat_seconds == 10
 
 
 def test_env_overrides_default_model_and_max_tokens_but_not_explicit_values(tmp_path):

@@ -105,7 +105,7 @@ class AgentSpec(Contract):
     max_tokens: int = Field(default=1024, ge=1, le=1_000_000)
     start_to_close_seconds: Seconds = 120.0
     schedule_to_close_seconds: Seconds = 600.0
-    heartbeat_seconds: Seconds = 30.0
+    heartbeat_seconds: Seconds = 10.0
     retry: RetrySpec = Field(default_factory=RetrySpec)
     output_schema: str | None = Field(
         default=None,
