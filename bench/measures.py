@@ -17,6 +17,7 @@ from baton import client as baton
 from baton.contracts import FanOutInput, FlowInput, MapReduceInput, PipelineInput, PlannedInput, StageSpec, TaskSpec
 from bench.floor import run_floor
 from bench.inprocess import run_dag
+from bench import versus
 from bench.stack import QUEUE, Stack
 
 
@@ -44,10 +45,14 @@ class Sizes:
     open_workflows: int = 1_000
     recovery_latency: float = 1.0
     recovery_steps: int = 10
+    versus_steps: int = 50
+    versus_rounds: int = 5
+    versus_crash_rounds: int = 3
 
 
 SMOKE = Sizes(pipeline_stages=5, fanout_agents=10, fanout_latency=0.2, dag_latency=0.1, dag_repeats=1,
-              throughput_agents=40, map_items=300, open_workflows=20, recovery_latency=0.5, recovery_steps=4)
+              throughput_agents=40, map_items=300, open_workflows=20, recovery_latency=0.5, recovery_steps=4,
+              versus_steps=5, versus_rounds=1, versus_crash_rounds=1)
 
 
 async def run_and_time(stack: Stack, inp) -> tuple[float, str]:
@@ -164,11 +169,12 @@ async def scale_out(stack: Stack, sizes: Sizes, one_worker_rate: float) -> Row:
                "reported (2 cores shared with the server)", None)
 
 
-async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: float = 2.0) -> Row:
+async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: float = 2.0) -> tuple[Row, float]:
     """A pipeline of ``recovery_steps`` steps of ``recovery_latency`` s; the worker SIGKILLed
     while the middle step runs; then (a) a new worker started, or (b) a second worker
     already running takes over. Timed to the end: kill → run completed, and what that
-    lost beyond the work left (the steps from the killed one on, at the model's latency)."""
+    lost beyond the work left (the steps from the killed one on, at the model's latency).
+    Also returns restart → done ((b): kill → done), to set beside the peers'."""
     latency, steps = sizes.recovery_latency, sizes.recovery_steps
     stack.model(latency)
     victim = stack.workers[0]
@@ -196,7 +202,23 @@ async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: fl
     most = heartbeat + latency + 1 + (0 if spare_worker else restarted_at - killed_at)
     return Row(f"recovery ({steps} steps × {latency:g} s, SIGKILL mid-step {killed + 1}, {topology}; heartbeat timeout {heartbeat:g} s)",
                figure, f"lost ≤ heartbeat + one step + 1 s{'' if spare_worker else ' + worker start'} = {most:.1f} s; 0 repeated",
-               lost <= most and repeated == 0)
+               lost <= most and repeated == 0), done_at - restarted_at
+
+
+async def versus_per_step(stack: Stack, sizes: Sizes) -> Row:
+    ms = await versus.per_step(stack, sizes.versus_steps, sizes.versus_rounds)
+    figure = " · ".join(f"{versus.NAMES[s]} {ms[s]:.1f}" for s in versus.NAMES)
+    return Row(f"vs peers: ms per step, p50 ({sizes.versus_steps} sequential calls, model answers at once, "
+               f"median of {sizes.versus_rounds} alternated rounds)", figure, "Baton ≤ DBOS", ms["baton"] <= ms["dbos"])
+
+
+async def versus_restart(stack: Stack, sizes: Sizes, baton_restart_to_done: float) -> Row:
+    peers = await versus.restarts(stack, sizes.recovery_steps, sizes.recovery_latency, sizes.versus_crash_rounds)
+    figure = " · ".join([f"Baton {baton_restart_to_done:.2f} s, 0 repeated"] + [
+        f"{versus.NAMES[s]} {seconds:.2f} s, {repeated} repeated" for s, (seconds, repeated) in peers.items()])
+    return Row(f"vs peers: restart → done ({sizes.recovery_steps} steps × {sizes.recovery_latency:g} s, process SIGKILLed "
+               f"mid-step {sizes.recovery_steps // 2 + 1}, restarted; peers: median of {sizes.versus_crash_rounds})", figure,
+               "Baton ≤ LangGraph; 0 repeated", baton_restart_to_done <= peers["langgraph"][0])
 
 
 async def scale(stack: Stack, sizes: Sizes) -> Row:

@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-ROWS = ["per-step overhead", "flow per-node overhead", "fan-out efficiency", "durability cost", "throughput", "scale-out", "recovery", "recovery", "scale",
-        "memory"]
+ROWS = ["per-step overhead", "flow per-node overhead", "fan-out efficiency", "durability cost", "throughput", "scale-out", "recovery", "recovery",
+        "vs peers: ms per step", "vs peers: restart → done", "scale", "memory"]
 
 
 @pytest.mark.timeout(240)
