@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from baton.contracts import ApproveRequest, PipelineInput, RaiseBudgetRequest, StageSpec
@@ -16,12 +16,18 @@ from tests.conftest import real_worker
 from tests.test_cli import sh, until_state
 
 
-async def test_a_refused_update_is_invalid_request_and_not_retryable(dev_env, llm, task_queue):
+async def at_review(dev_env, task_queue: str, prefix: str) -> WorkflowHandle:
+    """A one-stage pipeline started and waiting for its stage's review."""
     inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer", review=True)])
+    handle = await dev_env.client.start_workflow("PipelineWorkflow", inp, id=f"{prefix}-{uuid.uuid4().hex[:6]}",
+                                                 task_queue=task_queue)
+    await until_state(dev_env, handle.id, lambda s: s.awaiting_review == "draft")
+    return handle
+
+
+async def test_a_refused_update_is_invalid_request_and_not_retryable(dev_env, llm, task_queue):
     async with real_worker(dev_env.client, llm, task_queue):
-        handle = await dev_env.client.start_workflow("PipelineWorkflow", inp, id=f"refused-{uuid.uuid4().hex[:6]}",
-                                                     task_queue=task_queue)
-        await until_state(dev_env, handle.id, lambda s: s.awaiting_review == "draft")
+        handle = await at_review(dev_env, task_queue, "refused")
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update("approve", ApproveRequest(stage="nope"))
         cause = refused.value.cause
@@ -40,11 +46,8 @@ async def test_a_refused_update_is_invalid_request_and_not_retryable(dev_env, ll
 
 
 async def test_signals_from_the_cli_that_change_nothing_are_listed_with_why(dev_env, llm, task_queue):
-    inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer", review=True)])
     async with real_worker(dev_env.client, llm, task_queue):
-        handle = await dev_env.client.start_workflow("PipelineWorkflow", inp, id=f"stray-{uuid.uuid4().hex[:6]}",
-                                                     task_queue=task_queue)
-        await until_state(dev_env, handle.id, lambda s: s.awaiting_review == "draft")
+        handle = await at_review(dev_env, task_queue, "stray")
         for name, payload in (("aprove", '{"stage": "draft"}'), ("pause", '{"x": 1}'), ("approve", '{"stage": 123}')):
             code, out = await sh(f"temporal workflow signal --workflow-id {handle.id} --name {name} --input '{payload}'", dev_env)
             assert code == 0, out  # a signal has no answer: the run is where to look

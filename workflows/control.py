@@ -84,15 +84,15 @@ def _plain(value: Any) -> Any:
         return repr(value)
 
 
-def _decoded(raws: Sequence[RawValue]) -> Any:
-    """A signal's raw arguments as plain data, to show: the one argument itself, else their list."""
+def _decoded(raws: Sequence[RawValue]) -> list[Any]:
+    """A signal's raw arguments as plain data, to show."""
     values = []
     for raw in raws:
         try:
             values.append(workflow.payload_converter().from_payload(raw.payload) if raw.payload.metadata else None)
         except Exception:  # noqa: BLE001 - whatever a client sent is shown, not raised
             values.append(repr(raw.payload.data[:200]))
-    return values[0] if len(values) == 1 else values
+    return values
 
 
 class ControlPlane(Generic[I]):
@@ -352,7 +352,7 @@ class ControlPlane(Generic[I]):
         visibly (a client that means another signal, or another run, should hear of it)."""
         if not args or not workflow.patched(SIGNALS_SEEN):
             return False
-        self._ignore_signal(name, f"{name} takes no argument; {len(args)} given", args[0] if len(args) == 1 else list(args))
+        self._ignore_signal(name, f"{name} takes no argument; {len(args)} given", args)
         return True
 
     @workflow.signal(dynamic=True)
@@ -375,7 +375,7 @@ class ControlPlane(Generic[I]):
             return
         why = "; ".join(problems) or self.reviews.problem(request, self.end.state)
         if why:
-            self._ignore_signal("approve", why, _decoded([raw]) if raw is not NO_INPUT else None)
+            self._ignore_signal("approve", why, _decoded([raw]) if raw is not NO_INPUT else [])
             return
         self.reviews.approve(self.reviews.target(request))
 
@@ -400,10 +400,12 @@ class ControlPlane(Generic[I]):
         if (why := self.reviews.problem(request, self.end.state)) is not None:
             raise ValueError(why)
 
-    def _ignore_signal(self, name: str, why: str, args: Any) -> None:
-        """Keep an ignored signal visible: in ``status`` and, through the memo, in the trace."""
+    def _ignore_signal(self, name: str, why: str, args: Sequence[Any]) -> None:
+        """Keep an ignored signal visible: in ``status`` and, through the memo, in the trace
+        (``args``: what it was sent, shown as the one argument itself, else their list)."""
         workflow.logger.warning("%s ignored: %s", name, why)
-        self._ignored.append(IgnoredSignal(name=name, at=workflow.now(), reason=why, args=_plain(args)))
+        shown = None if not args else args[0] if len(args) == 1 else list(args)
+        self._ignored.append(IgnoredSignal(name=name, at=workflow.now(), reason=why, args=_plain(shown)))
         del self._ignored[:-MAX_IGNORED]
         workflow.upsert_memo({"ignored_signals": [i.model_dump(mode="json") for i in self._ignored]})
         self.publish()
