@@ -45,18 +45,17 @@ async def run(sizes: measures.Sizes, say, only: set[str] = set(GROUPS)) -> list[
             report(await measures.flow_overhead(stack, sizes))
         if "fan-out" in only:
             report(await measures.fanout_efficiency(stack, sizes))
-            report(await measures.durability_cost(stack, sizes))
             row, one_worker = await measures.throughput(stack, sizes)
             report(row)
             report(await measures.scale_out(stack, sizes, one_worker))
-        restart_to_done = None
-        if "recovery" in only or "versus" in only:
-            row, restart_to_done = await measures.recovery(stack, sizes, spare_worker=False)
-            report(row)
-            report((await measures.recovery(stack, sizes, spare_worker=True))[0])
+        if "recovery" in only:
+            report(await measures.recovery(stack, sizes, spare_worker=False))
+            report(await measures.recovery(stack, sizes, spare_worker=True))
         if "versus" in only:
             report(await measures.versus_per_step(stack, sizes))
-            report(await measures.versus_restart(stack, sizes, restart_to_done))
+            report(await measures.versus_dag(stack, sizes))
+            report(await measures.versus_fan_out(stack, sizes))
+            report(await measures.versus_restart(stack, sizes))
         if "scale" in only:
             report(await measures.scale(stack, sizes))
             report(await measures.memory(stack, sizes))

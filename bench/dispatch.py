@@ -6,6 +6,12 @@ and the whole step (one activity scheduled → the next).
     python -m bench.dispatch                                  # Baton's worker (sticky cache on, the default)
     python -m bench.dispatch BATON_MAX_CACHED_WORKFLOWS=0     # every workflow task on the normal queue
     python -m bench.dispatch --floor                          # also: a plain temporalio worker, no-op activities
+    python -m bench.dispatch --floor --sdk                    # also: the SDK's own timings (its Prometheus metrics)
+
+``--sdk`` reads where a step's time is spent from the SDK's metrics, per task:
+a workflow task waiting for the worker, the worker running it, the worker's
+RPC completing it (the server recording the commands), the activity running
+in the worker, and the RPC completing that.
 
 The diagnostic behind the per-step row of BENCHMARKS.md.
 """
@@ -13,14 +19,23 @@ The diagnostic behind the per-step row of BENCHMARKS.md.
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 import sys
+import urllib.request
 
 from temporalio.api.enums.v1 import EventType
 
 from bench import measures
 from bench.floor import run_floor
-from bench.stack import Stack
+from bench.stack import Stack, free_port
+
+# What --sdk reports: (label, metric, operation) -> mean ms per task of that kind.
+SDK_TIMINGS = [("workflow task waits", "temporal_workflow_task_schedule_to_start_latency", None),
+               ("workflow task in the worker", "temporal_workflow_task_execution_latency", None),
+               ("its completion RPC (the server records it)", "temporal_request_latency", "RespondWorkflowTaskCompleted"),
+               ("activity in the worker", "temporal_activity_execution_latency", None),
+               ("the activity's completion RPC", "temporal_request_latency", "RespondActivityTaskCompleted")]
 
 RUNS, STAGES = 3, 50
 
@@ -43,25 +58,58 @@ async def breakdown(stack: Stack, workflow_id: str) -> dict[str, float]:
     return {name: round(statistics.median(values), 1) for name, values in parts.items()}
 
 
-def line(label: str, parts: dict[str, float]) -> str:
-    return f"{label}: " + ", ".join(f"{name} {ms} ms" for name, ms in parts.items())
+def sdk_timings(metrics: str, seconds: bool) -> list[tuple[str, float]]:
+    """Mean milliseconds per task of each of ``SDK_TIMINGS``, from a Prometheus scrape."""
+    found = []
+    for label, metric, operation in SDK_TIMINGS:
+        where = f'[^}}]*operation="{operation}"' if operation else ""
+        sums, counts = ([float(v) for v in re.findall(rf"^{metric}_{part}{{{where}[^}}]*}} (\S+)$", metrics, re.M)]
+                        for part in ("sum", "count"))
+        found.append((label, round(sum(sums) / max(sum(counts), 1) * (1000 if seconds else 1), 1)))
+    return found
 
 
-async def main(worker_env: dict[str, str], floor: bool) -> None:
+def line(label: str, parts: dict[str, float] | list[tuple[str, float]]) -> str:
+    items = parts.items() if isinstance(parts, dict) else parts
+    return f"{label}: " + ", ".join(f"{name} {ms} ms" for name, ms in items)
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        return answer.read().decode()
+
+
+async def floor_runs(stack: Stack, sdk: bool) -> None:
+    port, client = free_port(), None
+    if sdk:  # the floor's worker runs in this process: a client on a runtime that serves metrics
+        from temporalio.client import Client
+        from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+        client = await Client.connect(stack.address, runtime=runtime)
+    for run, workflow_id in enumerate(await run_floor(stack, STAGES, RUNS, client), 1):
+        print(line(f"floor run {run} (no-op activity)", await breakdown(stack, workflow_id)), flush=True)
+    if sdk:
+        print(line("floor SDK, mean per task", sdk_timings(scrape(port), seconds=False)), flush=True)
+
+
+async def main(worker_env: dict[str, str], floor: bool, sdk: bool) -> None:
     stack = await Stack().start()
+    port = free_port()
     try:
-        await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100", **worker_env)
+        await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100", **({"BATON_METRICS_BIND": f"127.0.0.1:{port}"} if sdk else {}),
+                                 **worker_env)
         stack.model(0.0)
         for run in range(1, RUNS + 1):
             workflow_id = await measures.run_pipeline(stack, STAGES)
             print(line(f"baton run {run}", await breakdown(stack, workflow_id)), flush=True)
+        if sdk:
+            print(line("baton SDK, mean per task", sdk_timings(scrape(port), seconds=True)), flush=True)
         if floor:
-            for run, workflow_id in enumerate(await run_floor(stack, STAGES, RUNS), 1):
-                print(line(f"floor run {run} (no-op activity)", await breakdown(stack, workflow_id)), flush=True)
+            await floor_runs(stack, sdk)
     finally:
         await stack.stop()
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    asyncio.run(main(dict(arg.split("=", 1) for arg in args if "=" in arg), "--floor" in args))
+    asyncio.run(main(dict(arg.split("=", 1) for arg in args if "=" in arg), "--floor" in args, "--sdk" in args))

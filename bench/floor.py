@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import activity, workflow
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 if TYPE_CHECKING:  # not imported at run time: the sandbox re-imports this module for each run
@@ -30,13 +31,15 @@ class NoopSteps:
         return steps
 
 
-async def run_floor(stack: Stack, steps: int, runs: int) -> list[str]:
-    """``runs`` runs of ``steps`` no-op steps, one after the other on one worker: their workflow ids."""
+async def run_floor(stack: Stack, steps: int, runs: int, client: Client | None = None) -> list[str]:
+    """``runs`` runs of ``steps`` no-op steps, one after the other on one worker (on
+    ``client``, else the stack's): their workflow ids."""
+    client = client or stack.client
     queue = f"floor-{uuid.uuid4().hex[:6]}"
     ids = []
-    async with Worker(stack.client, task_queue=queue, workflows=[NoopSteps], activities=[noop]):
+    async with Worker(client, task_queue=queue, workflows=[NoopSteps], activities=[noop]):
         for _ in range(runs):
             workflow_id = f"floor-{uuid.uuid4().hex[:8]}"
-            await stack.client.execute_workflow(NoopSteps.run, steps, id=workflow_id, task_queue=queue)
+            await client.execute_workflow(NoopSteps.run, steps, id=workflow_id, task_queue=queue)
             ids.append(workflow_id)
     return ids

@@ -16,7 +16,6 @@ from temporalio.api.enums.v1 import EventType
 from baton import client as baton
 from baton.contracts import FanOutInput, FlowInput, MapReduceInput, PipelineInput, PlannedInput, StageSpec, TaskSpec
 from bench.floor import run_floor
-from bench.inprocess import run_dag
 from bench import versus
 from bench.stack import QUEUE, Stack
 
@@ -39,20 +38,20 @@ class Sizes:
     fanout_agents: int = 100
     fanout_latency: float = 1.0
     dag_latency: float = 0.5
-    dag_repeats: int = 3
     throughput_agents: int = 500
     map_items: int = 10_000
     open_workflows: int = 1_000
     recovery_latency: float = 1.0
     recovery_steps: int = 10
     versus_steps: int = 50
+    versus_calls: int = 200
     versus_rounds: int = 5
     versus_crash_rounds: int = 3
 
 
-SMOKE = Sizes(pipeline_stages=5, fanout_agents=10, fanout_latency=0.2, dag_latency=0.1, dag_repeats=1,
+SMOKE = Sizes(pipeline_stages=5, fanout_agents=10, fanout_latency=0.2, dag_latency=0.1,
               throughput_agents=40, map_items=300, open_workflows=20, recovery_latency=0.5, recovery_steps=4,
-              versus_steps=5, versus_rounds=1, versus_crash_rounds=1)
+              versus_steps=5, versus_calls=20, versus_rounds=1, versus_crash_rounds=1)
 
 
 async def run_and_time(stack: Stack, inp) -> tuple[float, str]:
@@ -129,24 +128,6 @@ def layered_plan(layers: int = 4, width: int = 5) -> dict:
     return {"tasks": tasks}
 
 
-async def durability_cost(stack: Stack, sizes: Sizes) -> Row:
-    stack.model(sizes.dag_latency)
-    plan = json.dumps(layered_plan())
-    baton_times, plain_times = [], []
-    for _ in range(sizes.dag_repeats):  # alternate, so drift hits both alike
-        stack.script("plan", plan)
-        wall, _ = await run_and_time(stack, PlannedInput(goal="g", agents=["researcher", "writer"], allow_new_agents=False, max_parallel=5))
-        baton_times.append(wall)
-        stack.script("plan", plan)
-        began = time.monotonic()
-        outputs = await run_dag(f"http://127.0.0.1:{stack.model_port}/v1", "g", max_parallel=5)
-        plain_times.append(time.monotonic() - began)
-        assert len(outputs) == 20
-    ratio = statistics.median(baton_times) / statistics.median(plain_times)
-    return Row(f"durability cost (20-task DAG × {sizes.dag_latency:g} s, max_parallel 5, vs in-process asyncio)",
-               f"{statistics.median(baton_times):.2f} s ÷ {statistics.median(plain_times):.2f} s = {ratio:.3f}", "≤ 1.10", ratio <= 1.10)
-
-
 async def calls_per_second(stack: Stack, sizes: Sizes) -> float:
     stack.model(0.0)
     tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(sizes.throughput_agents)]
@@ -169,21 +150,29 @@ async def scale_out(stack: Stack, sizes: Sizes, one_worker_rate: float) -> Row:
                "reported (2 cores shared with the server)", None)
 
 
-async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: float = 2.0) -> tuple[Row, float]:
+@dataclass
+class Crash:
+    """One Baton pipeline whose worker was SIGKILLed mid-step: when, and what it cost."""
+    killed_at: float
+    restarted_at: float  # (b): the kill, no restart
+    done_at: float
+    repeated: int  # calls completed before the kill, made again
+
+
+async def crash_pipeline(stack: Stack, sizes: Sizes, spare_worker: bool) -> Crash:
     """A pipeline of ``recovery_steps`` steps of ``recovery_latency`` s; the worker SIGKILLed
     while the middle step runs; then (a) a new worker started, or (b) a second worker
-    already running takes over. Timed to the end: kill → run completed, and what that
-    lost beyond the work left (the steps from the killed one on, at the model's latency).
-    Also returns restart → done ((b): kill → done), to set beside the peers'."""
+    already running takes over."""
     latency, steps = sizes.recovery_latency, sizes.recovery_steps
     stack.model(latency)
     victim = stack.workers[0]
     if spare_worker:
         await stack.start_worker(BATON_MAX_CONCURRENT_AGENTS="100")
-    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"r{i}", agent="researcher") for i in range(steps)])
-    handle = await baton.start(stack.client, inp, workflow_id=f"bench-recovery-{uuid.uuid4().hex[:6]}", queue=QUEUE)
+    run = f"r{uuid.uuid4().hex[:6]}"
+    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"{run}-{i}", agent="researcher") for i in range(steps)])
+    handle = await baton.start(stack.client, inp, workflow_id=f"bench-recovery-{run}", queue=QUEUE)
     killed = steps // 2  # the step in flight at the kill
-    while not any(stage == f"r{killed}" for stage, _ in stack.requests()):
+    while not any(stage == f"{run}-{killed}" for stage, _ in stack.requests()):
         await asyncio.sleep(0.01)
     await asyncio.sleep(latency / 2)  # surely in flight
     stack.kill_worker(victim)
@@ -194,15 +183,25 @@ async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: fl
     await handle.result()
     done_at = time.monotonic()
     requests = stack.requests()
-    repeated = sum(sum(1 for s, _ in requests if s == f"r{i}") - 1 for i in range(killed))  # done before the kill
-    lost = (done_at - killed_at) - (steps - killed) * latency
+    repeated = sum(sum(1 for s, _ in requests if s == f"{run}-{i}") - 1 for i in range(killed))  # done before the kill
+    return Crash(killed_at, restarted_at, done_at, repeated)
+
+
+async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: float = 2.0) -> Row:
+    """Timed to the end: kill → run completed, and what that lost beyond the work left
+    (the steps from the killed one on, at the model's latency)."""
+    latency, steps = sizes.recovery_latency, sizes.recovery_steps
+    killed = steps // 2
+    crash = await crash_pipeline(stack, sizes, spare_worker)
+    lost = (crash.done_at - crash.killed_at) - (steps - killed) * latency
     topology = "a second worker already running" if spare_worker else "the worker restarted"
-    figure = (f"kill → done {done_at - killed_at:.2f} s" + ("" if spare_worker else f" (restart → done {done_at - restarted_at:.2f} s)")
-              + f", {lost:.2f} s lost beyond the {steps - killed} steps left; {repeated} completed calls repeated")
-    most = heartbeat + latency + 1 + (0 if spare_worker else restarted_at - killed_at)
+    figure = (f"kill → done {crash.done_at - crash.killed_at:.2f} s"
+              + ("" if spare_worker else f" (restart → done {crash.done_at - crash.restarted_at:.2f} s)")
+              + f", {lost:.2f} s lost beyond the {steps - killed} steps left; {crash.repeated} completed calls repeated")
+    most = heartbeat + latency + 1 + (0 if spare_worker else crash.restarted_at - crash.killed_at)
     return Row(f"recovery ({steps} steps × {latency:g} s, SIGKILL mid-step {killed + 1}, {topology}; heartbeat timeout {heartbeat:g} s)",
                figure, f"lost ≤ heartbeat + one step + 1 s{'' if spare_worker else ' + worker start'} = {most:.1f} s; 0 repeated",
-               lost <= most and repeated == 0), done_at - restarted_at
+               lost <= most and crash.repeated == 0)
 
 
 async def versus_per_step(stack: Stack, sizes: Sizes) -> Row:
@@ -212,13 +211,32 @@ async def versus_per_step(stack: Stack, sizes: Sizes) -> Row:
                f"median of {sizes.versus_rounds} alternated rounds)", figure, "Baton ≤ DBOS", ms["baton"] <= ms["dbos"])
 
 
-async def versus_restart(stack: Stack, sizes: Sizes, baton_restart_to_done: float) -> Row:
-    peers = await versus.restarts(stack, sizes.recovery_steps, sizes.recovery_latency, sizes.versus_crash_rounds)
-    figure = " · ".join([f"Baton {baton_restart_to_done:.2f} s, 0 repeated"] + [
-        f"{versus.NAMES[s]} {seconds:.2f} s, {repeated} repeated" for s, (seconds, repeated) in peers.items()])
+async def versus_restart(stack: Stack, sizes: Sizes) -> Row:
+    async def baton_round() -> tuple[float, int]:
+        crash = await crash_pipeline(stack, sizes, spare_worker=False)
+        return crash.done_at - crash.restarted_at, crash.repeated
+
+    seen = await versus.restarts(stack, sizes.recovery_steps, sizes.recovery_latency, sizes.versus_crash_rounds, baton_round)
+    figure = " · ".join(f"{versus.NAMES[s]} {seconds:.2f} s, {repeated} repeated" for s, (seconds, repeated) in seen.items())
     return Row(f"vs peers: restart → done ({sizes.recovery_steps} steps × {sizes.recovery_latency:g} s, process SIGKILLed "
-               f"mid-step {sizes.recovery_steps // 2 + 1}, restarted; peers: median of {sizes.versus_crash_rounds})", figure,
-               "Baton ≤ LangGraph; 0 repeated", baton_restart_to_done <= peers["langgraph"][0])
+               f"mid-step {sizes.recovery_steps // 2 + 1}, restarted; median of {sizes.versus_crash_rounds} alternated rounds)", figure,
+               "Baton ≤ LangGraph; Baton 0 repeated", seen["baton"][0] <= seen["langgraph"][0] and seen["baton"][1] == 0)
+
+
+async def versus_dag(stack: Stack, sizes: Sizes) -> Row:
+    walls = await versus.dag(stack, json.dumps(layered_plan()), sizes.dag_latency, sizes.versus_rounds)
+    figure = " · ".join(f"{versus.NAMES[s]} {walls[s]:.2f} s (×{walls[s] / walls['asyncio']:.3f})" for s in versus.NAMES)
+    ratio = walls["baton"] / walls["asyncio"]
+    return Row(f"vs peers: 20-task DAG (a planner call, then 4 layers × 5, {sizes.dag_latency:g} s calls, 5 at once; "
+               f"wall, median of {sizes.versus_rounds} alternated rounds, ÷ plain asyncio)", figure, "Baton ≤ 1.03 × asyncio", ratio <= 1.03)
+
+
+async def versus_fan_out(stack: Stack, sizes: Sizes) -> Row:
+    rates = await versus.fan_out(stack, sizes.versus_calls, 50, sizes.versus_rounds)
+    figure = " · ".join(f"{versus.NAMES[s]} {rates[s]:.0f}" for s in versus.NAMES)
+    return Row(f"vs peers: calls/s ({sizes.versus_calls} independent calls, 50 at once, model answers at once; "
+               f"median of {sizes.versus_rounds} alternated rounds)", figure, "Baton ≥ 0.9 × LangGraph",
+               rates["baton"] >= 0.9 * rates["langgraph"])
 
 
 async def scale(stack: Stack, sizes: Sizes) -> Row:

@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 from baton import client as baton
-from baton.contracts import PipelineInput, StageSpec
+from baton.contracts import FanOutInput, PipelineInput, PlannedInput, StageSpec, TaskSpec
 from bench.peers import SYSTEMS
 from bench.stack import QUEUE, REPO, Stack
 
@@ -26,16 +27,18 @@ def _arrivals(stack: Stack, run: str) -> list[float]:
     return sorted(at for stage, at in stack.requests() if stage and stage.startswith(f"{run}-s"))
 
 
-def _peer(stack: Stack, system: str, run: str, steps: int, resume: bool = False) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "bench.peers", system, "--steps", str(steps), "--model",
+def _peer(stack: Stack, system: str, run: str, workload: str, *options: str, resume: bool = False) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "bench.peers", system, workload, *options, "--model",
             f"http://127.0.0.1:{stack.model_port}/v1", "--db", str(stack.folder / f"{run}.db"), "--run", run]
     log = open(stack.folder / f"{run}.log", "ab")
     return subprocess.Popen(argv + (["--resume"] if resume else []), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
 
-async def _finish(process: subprocess.Popen, what: str, stack: Stack) -> None:
+async def _finish(process: subprocess.Popen, run: str, stack: Stack) -> float:
+    """Waits for a peer's run; its seconds from the run's start (after the peer's setup) to done."""
     if await asyncio.to_thread(process.wait) != 0:
-        raise RuntimeError(f"{what} failed; see {stack.folder}")
+        raise RuntimeError(f"{run} failed; see {stack.folder}")
+    return float((stack.folder / f"{run}.log").read_text().rsplit("done ", 1)[1].split()[0])
 
 
 async def _baton_sequence(stack: Stack, run: str, steps: int) -> None:
@@ -55,7 +58,7 @@ async def per_step(stack: Stack, steps: int, rounds: int) -> dict[str, float]:
             if system == "baton":
                 await _baton_sequence(stack, run, steps)
             else:
-                await _finish(_peer(stack, system, run, steps), run, stack)
+                await _finish(_peer(stack, system, run, "sequence", "--steps", str(steps)), run, stack)
             arrivals = _arrivals(stack, run)
             p50s[system].append(statistics.median(b - a for a, b in zip(arrivals, arrivals[1:])) * 1000)
     return {system: statistics.median(values) for system, values in p50s.items()}
@@ -67,24 +70,68 @@ async def restart_to_done(stack: Stack, system: str, steps: int, latency: float)
     stack.model(latency)
     run = f"crash-{system}-{uuid.uuid4().hex[:6]}"
     killed = steps // 2
-    first = _peer(stack, system, run, steps)
+    first = _peer(stack, system, run, "sequence", "--steps", str(steps))
     while not any(stage == f"{run}-s{killed}" for stage, _ in stack.requests()):
         await asyncio.sleep(0.01)
     await asyncio.sleep(latency / 2)  # surely in flight
     first.kill()
     first.wait()
     restarted = time.monotonic()
-    await _finish(_peer(stack, system, run, steps, resume=True), run, stack)
+    await _finish(_peer(stack, system, run, "sequence", "--steps", str(steps), resume=True), run, stack)
     done = time.monotonic()
     requests = stack.requests()
     repeated = sum(sum(1 for stage, _ in requests if stage == f"{run}-s{i}") - 1 for i in range(killed))
     return done - restarted, repeated
 
 
-async def restarts(stack: Stack, steps: int, latency: float, rounds: int) -> dict[str, tuple[float, int]]:
-    """Median restart → done and the most repeats over rounds, for each peer."""
-    seen: dict[str, list[tuple[float, int]]] = {system: [] for system in SYSTEMS}
+async def restarts(stack: Stack, steps: int, latency: float, rounds: int,
+                   baton_round: Callable[[], Awaitable[tuple[float, int]]]) -> dict[str, tuple[float, int]]:
+    """Median restart → done and the most repeats over rounds, for Baton (``baton_round``:
+    its worker SIGKILLed and restarted, the same crash) and each peer, alternated."""
+    seen: dict[str, list[tuple[float, int]]] = {system: [] for system in NAMES}
     for _ in range(rounds):
-        for system in SYSTEMS:
-            seen[system].append(await restart_to_done(stack, system, steps, latency))
+        for system in NAMES:
+            seen[system].append(await (baton_round() if system == "baton" else restart_to_done(stack, system, steps, latency)))
     return {system: (statistics.median(s for s, _ in runs), max(r for _, r in runs)) for system, runs in seen.items()}
+
+
+async def _baton_wall(stack: Stack, inp) -> float:
+    began = time.monotonic()
+    handle = await baton.start(stack.client, inp, workflow_id=f"versus-{uuid.uuid4().hex[:8]}", queue=QUEUE)
+    await handle.result()
+    return time.monotonic() - began
+
+
+async def dag(stack: Stack, plan: str, latency: float, rounds: int) -> dict[str, float]:
+    """Median over rounds of each system's wall time for the planner call and the
+    20-task layered DAG (5 at once), the model answering after ``latency`` s. Baton
+    runs its planned pattern on the same plan; the peers run its DAG as code."""
+    stack.model(latency)
+    walls: dict[str, list[float]] = {name: [] for name in NAMES}
+    for _ in range(rounds):
+        for system in NAMES:
+            if system == "baton":
+                stack.script("plan", plan)
+                inp = PlannedInput(goal="g", agents=["researcher", "writer"], allow_new_agents=False, max_parallel=5)
+                walls[system].append(await _baton_wall(stack, inp))
+            else:
+                run = f"dag-{system}-{uuid.uuid4().hex[:6]}"
+                walls[system].append(await _finish(_peer(stack, system, run, "dag", "--parallel", "5"), run, stack))
+    return {system: statistics.median(values) for system, values in walls.items()}
+
+
+async def fan_out(stack: Stack, calls: int, parallel: int, rounds: int) -> dict[str, float]:
+    """Median over rounds of each system's calls per second for ``calls`` independent
+    calls, at most ``parallel`` at once, the model answering at once."""
+    stack.model(0.0)
+    rates: dict[str, list[float]] = {name: [] for name in NAMES}
+    for _ in range(rounds):
+        for system in NAMES:
+            if system == "baton":
+                tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(calls)]
+                wall = await _baton_wall(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=parallel, synthesizer=None))
+            else:
+                run = f"fan-{system}-{uuid.uuid4().hex[:6]}"
+                wall = await _finish(_peer(stack, system, run, "fan-out", "--calls", str(calls), "--parallel", str(parallel)), run, stack)
+            rates[system].append(calls / wall)
+    return {system: statistics.median(values) for system, values in rates.items()}

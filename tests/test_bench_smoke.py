@@ -8,10 +8,12 @@ import sys
 
 import pytest
 
+from bench.dispatch import SDK_TIMINGS
 from tests.conftest import REPO_ROOT
 
-ROWS = ["per-step overhead", "flow per-node overhead", "fan-out efficiency", "durability cost", "throughput", "scale-out", "recovery", "recovery",
-        "vs peers: ms per step", "vs peers: restart → done", "scale", "memory"]
+ROWS = ["per-step overhead", "flow per-node overhead", "fan-out efficiency", "throughput", "scale-out", "recovery", "recovery",
+        "vs peers: ms per step", "vs peers: 20-task DAG",
+        "vs peers: calls/s", "vs peers: restart → done", "scale", "memory"]
 
 
 @pytest.mark.timeout(240)
@@ -35,14 +37,17 @@ def run_module(module: str, *args: str) -> str:
 
 @pytest.mark.timeout(240)
 def test_dispatch_diagnostic_splits_baton_and_floor_steps():
-    lines = run_module("bench.dispatch", "--floor").splitlines()
+    lines = run_module("bench.dispatch", "--floor", "--sdk").splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "baton run 1", "baton run 2", "baton run 3",
-        "floor run 1 (no-op activity)", "floor run 2 (no-op activity)", "floor run 3 (no-op activity)"]
+        "baton run 1", "baton run 2", "baton run 3", "baton SDK, mean per task",
+        "floor run 1 (no-op activity)", "floor run 2 (no-op activity)", "floor run 3 (no-op activity)", "floor SDK, mean per task"]
     for line in lines:
         parts = dict(part.rsplit(" ", 2)[:2] for part in line.split(": ", 1)[1].split(", "))
-        assert set(parts) == {"agent call", "task dispatch", "task processing", "step"}
-        assert all(float(ms) > 0 for ms in parts.values())
+        if "SDK" in line:  # from the SDK's metrics: each kind of task was seen, and took time
+            assert list(parts) == [label for label, _, _ in SDK_TIMINGS], line
+        else:
+            assert set(parts) == {"agent call", "task dispatch", "task processing", "step"}
+        assert all(float(ms) > 0 for ms in parts.values()), line
 
 
 @pytest.mark.timeout(240)
