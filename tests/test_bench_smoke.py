@@ -55,3 +55,16 @@ def test_waves_diagnostic_reports_each_fan_out_run():
     lines = run_module("bench.waves").splitlines()
     assert [line.split(":")[0] for line in lines] == ["run 1", "run 2"]
     assert all("first call scheduled at" in line and "restart lag p50" in line for line in lines)
+
+
+@pytest.mark.timeout(240)
+def test_short_calls_diagnostic_shows_what_local_activities_record():
+    lines = run_module("bench.short_calls").splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"run {run}, {kind}" for run in (1, 2, 3)
+                                                      for kind in ("activities", "local activities")]
+    for line in lines:
+        tasks = int(line.split("workflow tasks completed: ")[1].split()[0])
+        assert float(line.split(": ")[1].split(" ms")[0]) > 0
+        # Activities: one workflow task per call (and the first). Local activities: their
+        # markers are recorded by far fewer tasks, which is what a crash would lose.
+        assert tasks == 51 if line.split(", ")[1].startswith("activities") else tasks < 50, line
