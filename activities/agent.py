@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from baton.activities.artifacts import ArtifactStore, artifacts_dir, preview
 from baton.activities.assembly import Answer, AnswerAssembly
 from baton.activities.breaker import BreakerBoard, guarded
-from baton.activities.heartbeat import breaker_wait, live_heartbeats
+from baton.activities.heartbeat import beat, breaker_wait, live_heartbeats
 from baton.activities.metrics import AgentMetrics, outcome_of
 from baton.activities.prompts import build_messages, correction_message, tool_definitions
 from baton.activities.provider import ModelCall, ModelProvider, OpenAIChatProvider
@@ -126,7 +126,7 @@ class AgentActivities:
                                                "breaker_wait_seconds": breaker_wait(info)})
             self._metrics().record(request.agent.name, result.model, "ok", time.monotonic() - began, result.usage)
             if self._context is not None and not result.tool_calls and len(result.text) >= REF_MIN_CHARS:
-                activity.heartbeat()  # the answer is whole; storing it may take a moment
+                beat()  # the answer is whole; storing it may take a moment
                 result = result.model_copy(update={"ref": await self._context.put(result.text)})
             if request.artifact_key and not result.tool_calls:
                 key = self._artifacts.write(request.artifact_key, result.text)
@@ -255,7 +255,7 @@ class AgentActivities:
         live = LiveAnswer(stage=request.stage, agent=spec.name, model=request.model, attempt=info.attempt,
                           breaker_wait_seconds=breaker_wait(info))
         if live.breaker_wait_seconds:  # replace the refused attempt's details: its wait is counted now
-            activity.heartbeat(live)
+            beat(live)
         try:
             with guarded(self._breakers, request.model):
                 async with live_heartbeats(min(spec.heartbeat_seconds / 3, LIVE_SECONDS), assembly.parts, live):
@@ -263,8 +263,7 @@ class AgentActivities:
                         assembly.add(event)
         except ApplicationError as err:
             if err.type == "CircuitOpen":  # shown while the call waits; the next attempt counts the wait
-                activity.heartbeat(live.model_copy(update={"waiting": err.message,
-                                                           "waiting_since": datetime.now(timezone.utc)}))
+                beat(live.model_copy(update={"waiting": err.message, "waiting_since": datetime.now(timezone.utc)}))
             raise
         return assembly.answer(messages)
 

@@ -27,12 +27,14 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from baton.call_summary import read_summary
 from baton.context_store import ContextStore, context_names, context_store
 from baton.contracts import (AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, ForkInfo, ToolApproval,
                              ToolCallRequest, ToolCallResult, Usage)
 
 CODE = "code"  # the "model" of a code step's call in a trace
 RESULT_PREVIEW_CHARS = 300
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the SDK core's marker for a local activity's outcome
 CallOutcome = Literal["running", "completed", "failed", "timed_out", "cancelled"]
 RunOutcome = Literal["running", "completed", "failed", "cancelled", "terminated", "timed_out", "continued_as_new"]
 
@@ -247,6 +249,9 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
             attrs = event.activity_task_canceled_event_attributes
             if (call := calls.get(attrs.scheduled_event_id) or tools.by_event.get(attrs.scheduled_event_id)) is not None:
                 call.closed_at, call.outcome = at, "cancelled"
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            if (call := await _short_call(read, event, at)) is not None:
+                calls[event.event_id] = call
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             attrs = event.workflow_execution_signaled_event_attributes
             args = await read.plain(attrs.input)
@@ -307,6 +312,38 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
     trace.edges = _edges(trace) if trace.flow is None else _taken(trace.flow_edges)
     trace.usage = sum((call.usage for call in trace.calls), Usage())
     return trace
+
+
+async def _short_call(read: _Reader, event: HistoryEvent, at: datetime) -> AgentCall | None:
+    """A short agent's call (a local activity): its marker keeps the attempts and the result
+    or failure, not the request; who, which step and which model come from its summary."""
+    attrs = event.marker_recorded_event_attributes
+    if attrs.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in attrs.details:
+        return None
+    data = json.loads(attrs.details["data"].payloads[0].data)
+    summary = await read.one(Payloads(payloads=[event.user_metadata.summary]), str) if event.user_metadata.HasField("summary") else ""
+    if data.get("activity_type") != "run_agent" or (said := read_summary(summary)) is None:
+        return None
+    call = AgentCall(activity_id=f"local-{data.get('activity_id', event.event_id)}", agent=said.agent, step=said.step,
+                     model=said.model or "", fallback=said.fallback, scheduled_at=_time(data.get("original_schedule_time")) or at,
+                     closed_at=at, attempts=int(data.get("attempt") or 1))
+    if attrs.HasField("failure"):
+        call.outcome = "failed"
+        call.failures.append(f"attempt {call.attempts}: {failure_text(attrs.failure)}")
+    elif "result" in attrs.details:
+        result: AgentResult = await read.one(attrs.details["result"], AgentResult)
+        call.outcome, call.answered_by, call.usage, call.truncated = "completed", result.model, result.usage, result.truncated
+        call.model = call.model or result.model
+    return call
+
+
+def _time(stamp: dict | str | None) -> datetime | None:
+    """A marker's timestamp: protobuf JSON (``{"seconds": …, "nanos": …}``) or RFC 3339."""
+    if isinstance(stamp, dict) and "seconds" in stamp:
+        return datetime.fromtimestamp(int(stamp["seconds"]) + int(stamp.get("nanos", 0)) / 1e9, tz=UTC)
+    if isinstance(stamp, str):
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return None
 
 
 class _ToolCalls:

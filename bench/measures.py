@@ -206,9 +206,11 @@ async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: fl
 
 async def versus_per_step(stack: Stack, sizes: Sizes) -> Row:
     ms = await versus.per_step(stack, sizes.versus_steps, sizes.versus_rounds)
-    figure = " · ".join(f"{versus.NAMES[s]} {ms[s]:.1f}" for s in versus.NAMES)
+    names = {"baton": versus.NAMES["baton"], "baton-short": versus.SHORT, **versus.NAMES}
+    figure = " · ".join(f"{names[s]} {ms[s]:.1f}" for s in names)
     return Row(f"vs peers: ms per step, p50 ({sizes.versus_steps} sequential calls, model answers at once, "
-               f"median of {sizes.versus_rounds} alternated rounds)", figure, "Baton ≤ DBOS", ms["baton"] <= ms["dbos"])
+               f"median of {sizes.versus_rounds} alternated rounds)", figure,
+               "Baton ≤ DBOS (short agents reported: they give up what AgentSpec.short says)", ms["baton"] <= ms["dbos"])
 
 
 async def versus_restart(stack: Stack, sizes: Sizes) -> Row:

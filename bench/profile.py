@@ -1,7 +1,7 @@
 """Profile the worker while one benchmark runs: py-spy samples the worker
 process, and the summary lists where its time goes (own time and inclusive).
 
-    python -m bench.profile throughput|per-step|fan-out [--seconds 30]
+    python -m bench.profile throughput|per-step|fan-out|short-steps [--seconds 30]
 
 Needs ``py-spy`` (``pip install py-spy``; it reads the process, so run as the
 same user or root)."""
@@ -17,13 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import measures
+from bench import measures, versus
 from bench.stack import Stack
 
 MEASURES = {
     "throughput": lambda stack, sizes: measures.calls_per_second(stack, sizes),
     "per-step": measures.per_step_overhead,
     "fan-out": measures.fanout_efficiency,
+    "short-steps": lambda stack, sizes: versus.per_step_of(stack, "baton-short", sizes.versus_steps),
 }
 
 

@@ -41,27 +41,39 @@ async def _finish(process: subprocess.Popen, run: str, stack: Stack) -> float:
     return float((stack.folder / f"{run}.log").read_text().rsplit("done ", 1)[1].split()[0])
 
 
-async def _baton_sequence(stack: Stack, run: str, steps: int) -> None:
-    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"{run}-s{i}", agent="researcher") for i in range(steps)])
+async def _baton_sequence(stack: Stack, run: str, steps: int, agent: str) -> None:
+    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"{run}-s{i}", agent=agent) for i in range(steps)])
     handle = await baton.start(stack.client, inp, workflow_id=run, queue=QUEUE)
     await handle.result()
+
+
+# Baton's agents as shipped, and a short one (bench/agents.toml's "quick": local activities,
+# what it gives up in AgentSpec.short), beside the peers in the per-step row.
+BATON_AGENTS = {"baton": "researcher", "baton-short": "quick"}
+SHORT = "Baton, short agents"
 
 
 async def per_step(stack: Stack, steps: int, rounds: int) -> dict[str, float]:
     """Median over rounds of each system's p50 time between consecutive steps' requests
     (a step's call, its recording, the next call's start), the model answering at once."""
     stack.model(0.0)
-    p50s: dict[str, list[float]] = {name: [] for name in NAMES}
+    systems = ["baton", "baton-short", *SYSTEMS]
+    p50s: dict[str, list[float]] = {system: [] for system in systems}
     for _ in range(rounds):
-        for system in NAMES:
-            run = f"seq-{system}-{uuid.uuid4().hex[:6]}"
-            if system == "baton":
-                await _baton_sequence(stack, run, steps)
-            else:
-                await _finish(_peer(stack, system, run, "sequence", "--steps", str(steps)), run, stack)
-            arrivals = _arrivals(stack, run)
-            p50s[system].append(statistics.median(b - a for a, b in zip(arrivals, arrivals[1:])) * 1000)
+        for system in systems:
+            p50s[system].append(await per_step_of(stack, system, steps))
     return {system: statistics.median(values) for system, values in p50s.items()}
+
+
+async def per_step_of(stack: Stack, system: str, steps: int) -> float:
+    """One run of ``steps`` sequential calls: the p50 ms between consecutive steps' requests."""
+    run = f"seq-{system}-{uuid.uuid4().hex[:6]}"
+    if system in BATON_AGENTS:
+        await _baton_sequence(stack, run, steps, BATON_AGENTS[system])
+    else:
+        await _finish(_peer(stack, system, run, "sequence", "--steps", str(steps)), run, stack)
+    arrivals = _arrivals(stack, run)
+    return statistics.median(b - a for a, b in zip(arrivals, arrivals[1:])) * 1000
 
 
 async def restart_to_done(stack: Stack, system: str, steps: int, latency: float) -> tuple[float, int]:

@@ -129,6 +129,15 @@ async def retried_and_fallback(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+async def short_agent(client: Client, llm: ScriptedLLM) -> str:
+    """A short agent's calls (local activities): one retried, one falling back to another model."""
+    llm.script("Your stage: triage", Reply(status=500), "urgent")
+    llm.script("Your stage: sort", Reply(status=500), Reply(status=500), "sorted by the fallback")
+    handle = await baton.start_pipeline(client, stages(("triage", "quick"), ("sort", "quick"), ("draft", "writer")), queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
 async def cancelled(client: Client, llm: ScriptedLLM) -> str:
     handle = await baton.start_pipeline(client, stages(("research", "researcher"), ("draft", "writer", True)), queue=QUEUE)
     await wait_for(client, handle.id, lambda s: s.awaiting_review == "draft")
@@ -452,6 +461,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "pipeline_straight": straight,
     "pipeline_steered": steered,
     "pipeline_retried_and_fallback": retried_and_fallback,
+    "pipeline_short_agent": short_agent,
     "pipeline_from_another_sdk": from_another_sdk,
     "pipeline_stray_signals": stray_signals,
     "pipeline_bad_input": bad_input,

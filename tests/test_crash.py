@@ -24,16 +24,22 @@ async def kill_and_finish(first, dev_env, llm, task_queue, tmp_path, workflow_id
         await second.wait()
 
 
+async def started_until_called(dev_env, llm, task_queue, tmp_path, inp: PipelineInput, stage: str):
+    """A worker in its own process runs the pipeline until ``stage``'s call is in flight: that worker and the run."""
+    first = await spawn_worker(dev_env, llm, task_queue, tmp_path / "worker-1.log")
+    handle = await baton.start_pipeline(dev_env.client, inp, queue=task_queue)
+    async with asyncio.timeout(30):
+        while llm.stage_calls(stage) == 0:
+            await asyncio.sleep(0.05)
+    return first, handle
+
+
 async def test_worker_killed_mid_stage_run_completes_without_repeating_done_stages(dev_env, llm, task_queue, tmp_path):
     # The draft call is slow, so the worker is surely killed while it is in flight.
     llm.script("Your stage: draft", Reply(text="slow draft", delay=30), "draft after crash")
-    first = await spawn_worker(dev_env, llm, task_queue, tmp_path / "worker-1.log")
     inp = PipelineInput(goal="Explain tides", stages=[StageSpec(name=n, agent=a) for n, a in
                         [("research", "researcher"), ("draft", "writer"), ("edit", "editor")]])
-    handle = await baton.start_pipeline(dev_env.client, inp, queue=task_queue)
-    async with asyncio.timeout(30):
-        while llm.stage_calls("draft") == 0:
-            await asyncio.sleep(0.05)
+    first, handle = await started_until_called(dev_env, llm, task_queue, tmp_path, inp, "draft")
 
     result, second = await kill_and_finish(first, dev_env, llm, task_queue, tmp_path, handle.id)
 
@@ -67,3 +73,18 @@ async def test_worker_killed_between_tool_calls_repeats_no_completed_turn_or_cal
     assert log.count("slow_step 1 started") == 1
     assert (log.count("slow_step 2 started"), log.count("slow_step 2 done")) == (2, 1)
     assert llm.stage_calls("steps") == 3  # three model turns, each asked once
+
+
+async def test_worker_killed_mid_short_call_makes_its_workflow_tasks_short_calls_again(dev_env, llm, task_queue, tmp_path):
+    # The trade-off AgentSpec.short states: a short agent's calls are local activities, recorded
+    # when their workflow task completes. triage and sort answered, file was in flight, all in
+    # one workflow task: after the crash the new worker makes all three again (once the dead
+    # worker's workflow task times out) and the run completes.
+    llm.script_stage("file", Reply(text="slow", delay=30), "filed after crash")
+    inp = PipelineInput(goal="Sort the mail", stages=[StageSpec(name=n, agent="quick") for n in ("triage", "sort", "file")])
+    first, handle = await started_until_called(dev_env, llm, task_queue, tmp_path, inp, "file")
+
+    result, _ = await kill_and_finish(first, dev_env, llm, task_queue, tmp_path, handle.id)
+
+    assert result.outputs["file"] == "filed after crash"
+    assert (llm.stage_calls("triage"), llm.stage_calls("sort"), llm.stage_calls("file")) == (2, 2, 2)

@@ -118,6 +118,12 @@ class AgentSpec(Contract):
     on_truncated: Literal["keep", "retry", "fail"] = Field(
         default="keep", description="A text answer the model ended at max_tokens: 'keep' it, marked truncated; 'retry' "
         "the call (then fail); 'fail' at once. A structured answer or tool call cut there always fails")
+    short: bool = Field(
+        default=False, description="Run each call as a local activity, inside the run's workflow task: a step costs "
+        "about half (no activity task, no server round trip per call), and gives up what the server keeps per call: "
+        "no heartbeats (no live answer, a dead worker noticed at the call's timeout), one history marker per call "
+        "instead of each attempt, and after a crash the calls made since the run's last workflow task are made again "
+        "(docs/production.md). For short, cheap calls")
 
 
 class ContextItem(Contract):

@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
+from baton.call_summary import call_summary
 from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_ROOM, PRIORITY_KEYS, TOO_LARGE_ADVICE, AgentRequest, AgentResult,
                              AgentSpec, ContextItem, ResolveAgentsRequest, RetrySpec, ToolInfo, ToolsRequest, Usage)
 
@@ -184,28 +185,35 @@ class AgentCaller:
         tries = [(each, model) for each in chain for model in [each.model, *each.fallback_models]]
         for position, (each, model) in enumerate(tries):
             instead = each.name != spec.name
+            attempt = request.model_copy(update={"agent": each, "model": model, "fallback_for": spec.name if instead else None})
+            summary = call_summary(each.name, request.stage, model, spec.name if instead else None, position > 0, each.short)
             try:
-                result = await workflow.execute_activity(
-                    "run_agent",
-                    request.model_copy(update={"agent": each, "model": model, "fallback_for": spec.name if instead else None}),
-                    result_type=AgentResult,
-                    start_to_close_timeout=timedelta(seconds=each.start_to_close_seconds),
-                    schedule_to_close_timeout=timedelta(seconds=each.schedule_to_close_seconds),
-                    heartbeat_timeout=timedelta(seconds=each.heartbeat_seconds),
-                    retry_policy=retry_policy(each.retry),
-                    # Only when asked for: runs at normal priority issue the same commands as before.
-                    priority=Priority(priority_key=PRIORITY_KEYS[priority]) if priority != "normal" else Priority.default,
-                    summary=f"{each.name} · {request.stage}" + (f" · fallback for {spec.name}" if instead
-                                                                else f" · fallback {model}" if position else ""),
-                )
-            except ActivityError as err:
-                if isinstance(err.cause, CancelledError):  # this run is being cancelled: not the agent's failure
+                if each.short:  # the operator chose the local path and what it gives up (AgentSpec.short)
+                    result = await workflow.execute_local_activity(
+                        "run_agent", attempt, result_type=AgentResult,
+                        start_to_close_timeout=timedelta(seconds=each.start_to_close_seconds),
+                        schedule_to_close_timeout=timedelta(seconds=each.schedule_to_close_seconds),
+                        retry_policy=retry_policy(each.retry), summary=summary)
+                else:
+                    result = await workflow.execute_activity(
+                        "run_agent", attempt, result_type=AgentResult,
+                        start_to_close_timeout=timedelta(seconds=each.start_to_close_seconds),
+                        schedule_to_close_timeout=timedelta(seconds=each.schedule_to_close_seconds),
+                        heartbeat_timeout=timedelta(seconds=each.heartbeat_seconds),
+                        retry_policy=retry_policy(each.retry),
+                        # Only when asked for: runs at normal priority issue the same commands as before.
+                        priority=Priority(priority_key=PRIORITY_KEYS[priority]) if priority != "normal" else Priority.default,
+                        summary=summary)
+            except (ActivityError, ApplicationError, CancelledError) as err:
+                # An activity's failure wraps its cause; a local activity's is the cause itself.
+                cause = err.cause if isinstance(err, ActivityError) else err
+                if isinstance(cause, CancelledError):  # this run is being cancelled: not the agent's failure
                     raise asyncio.CancelledError(f"{request.stage} cancelled") from err
-                if isinstance(err.cause, ApplicationError) and err.cause.type == "AnswerTooLarge":
+                if isinstance(cause, ApplicationError) and cause.type == "AnswerTooLarge":
                     # Another model would be another paid answer the run cannot record either.
-                    raise ApplicationError(f"{self._step_noun} {request.stage!r} ({spec.name}): {err.cause.message}",
+                    raise ApplicationError(f"{self._step_noun} {request.stage!r} ({spec.name}): {cause.message}",
                                            type="PayloadTooLarge", non_retryable=True) from err
-                reason = str(err.cause if err.cause is not None else err)
+                reason = str(cause if cause is not None else err)
                 if position == len(tries) - 1:
                     raise ApplicationError(f"{self._step_noun} {request.stage!r} ({spec.name}) failed: {reason}",
                                            type="AgentFailed") from err
