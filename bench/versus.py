@@ -19,7 +19,11 @@ from baton.contracts import FanOutInput, PipelineInput, PlannedInput, StageSpec,
 from bench.peers import SYSTEMS
 from bench.stack import QUEUE, REPO, Stack
 
-NAMES = {"baton": "Baton", "langgraph": "LangGraph + SQLite saver", "dbos": "DBOS + SQLite", "asyncio": "plain asyncio"}
+NAMES = {"baton": "Baton", "baton-short": "Baton, short agents", "langgraph": "LangGraph + SQLite saver",
+         "dbos": "DBOS + SQLite", "asyncio": "plain asyncio"}
+# Baton's agents as shipped, and a short one (bench/agents.toml's "quick": local activities,
+# giving up what AgentSpec.short says), each in every row beside the peers.
+BATON_AGENTS = {"baton": "researcher", "baton-short": "quick"}
 
 
 def _arrivals(stack: Stack, run: str) -> list[float]:
@@ -47,20 +51,13 @@ async def _baton_sequence(stack: Stack, run: str, steps: int, agent: str) -> Non
     await handle.result()
 
 
-# Baton's agents as shipped, and a short one (bench/agents.toml's "quick": local activities,
-# what it gives up in AgentSpec.short), beside the peers in the per-step row.
-BATON_AGENTS = {"baton": "researcher", "baton-short": "quick"}
-SHORT = "Baton, short agents"
-
-
 async def per_step(stack: Stack, steps: int, rounds: int) -> dict[str, float]:
     """Median over rounds of each system's p50 time between consecutive steps' requests
     (a step's call, its recording, the next call's start), the model answering at once."""
     stack.model(0.0)
-    systems = ["baton", "baton-short", *SYSTEMS]
-    p50s: dict[str, list[float]] = {system: [] for system in systems}
+    p50s: dict[str, list[float]] = {system: [] for system in NAMES}
     for _ in range(rounds):
-        for system in systems:
+        for system in NAMES:
             p50s[system].append(await per_step_of(stack, system, steps))
     return {system: statistics.median(values) for system, values in p50s.items()}
 
@@ -97,13 +94,14 @@ async def restart_to_done(stack: Stack, system: str, steps: int, latency: float)
 
 
 async def restarts(stack: Stack, steps: int, latency: float, rounds: int,
-                   baton_round: Callable[[], Awaitable[tuple[float, int]]]) -> dict[str, tuple[float, int]]:
-    """Median restart → done and the most repeats over rounds, for Baton (``baton_round``:
+                   baton_round: Callable[[str], Awaitable[tuple[float, int]]]) -> dict[str, tuple[float, int]]:
+    """Median restart → done and the most repeats over rounds, for Baton (``baton_round(agent)``:
     its worker SIGKILLed and restarted, the same crash) and each peer, alternated."""
     seen: dict[str, list[tuple[float, int]]] = {system: [] for system in NAMES}
     for _ in range(rounds):
         for system in NAMES:
-            seen[system].append(await (baton_round() if system == "baton" else restart_to_done(stack, system, steps, latency)))
+            seen[system].append(await (baton_round(BATON_AGENTS[system]) if system in BATON_AGENTS
+                                       else restart_to_done(stack, system, steps, latency)))
     return {system: (statistics.median(s for s, _ in runs), max(r for _, r in runs)) for system, runs in seen.items()}
 
 
@@ -114,17 +112,19 @@ async def _baton_wall(stack: Stack, inp) -> float:
     return time.monotonic() - began
 
 
-async def dag(stack: Stack, plan: str, latency: float, rounds: int) -> dict[str, float]:
+async def dag(stack: Stack, plan: Callable[[str], str], latency: float, rounds: int) -> dict[str, float]:
     """Median over rounds of each system's wall time for the planner call and the
     20-task layered DAG (5 at once), the model answering after ``latency`` s. Baton
-    runs its planned pattern on the same plan; the peers run its DAG as code."""
+    runs its planned pattern on the same plan (``plan(agent)``: its JSON, every task
+    that agent's); the peers run its DAG as code."""
     stack.model(latency)
     walls: dict[str, list[float]] = {name: [] for name in NAMES}
     for _ in range(rounds):
         for system in NAMES:
-            if system == "baton":
-                stack.script("plan", plan)
-                inp = PlannedInput(goal="g", agents=["researcher", "writer"], allow_new_agents=False, max_parallel=5)
+            if system in BATON_AGENTS:
+                agent = BATON_AGENTS[system]
+                stack.script("plan", plan(agent))
+                inp = PlannedInput(goal="g", agents=[agent], allow_new_agents=False, max_parallel=5)
                 walls[system].append(await _baton_wall(stack, inp))
             else:
                 run = f"dag-{system}-{uuid.uuid4().hex[:6]}"
@@ -139,8 +139,8 @@ async def fan_out(stack: Stack, calls: int, parallel: int, rounds: int) -> dict[
     rates: dict[str, list[float]] = {name: [] for name in NAMES}
     for _ in range(rounds):
         for system in NAMES:
-            if system == "baton":
-                tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(calls)]
+            if system in BATON_AGENTS:
+                tasks = [TaskSpec(id=f"t{i}", agent=BATON_AGENTS[system], prompt="p") for i in range(calls)]
                 wall = await _baton_wall(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=parallel, synthesizer=None))
             else:
                 run = f"fan-{system}-{uuid.uuid4().hex[:6]}"
