@@ -121,9 +121,9 @@ class AgentSpec(Contract):
     short: bool = Field(
         default=False, description="Run each call as a local activity, inside the run's workflow task: a step costs "
         "about half (no activity task, no server round trip per call), and gives up what the server keeps per call: "
-        "no heartbeats (no live answer, a dead worker noticed at the call's timeout), one history marker per call "
-        "instead of each attempt, and after a crash the calls made since the run's last workflow task are made again "
-        "(docs/production.md). For short, cheap calls")
+        "no heartbeats (no live answer; a dead worker is noticed when its workflow task times out), one history "
+        "marker per call instead of each attempt, and after a crash the calls made since the run's last workflow task "
+        "are made again (docs/resilience.md). For short, cheap calls")
 
 
 class ContextItem(Contract):

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 from baton.call_summary import call_summary
 from baton.contracts import (PAYLOAD_BYTES_LIMIT, PAYLOAD_ROOM, PRIORITY_KEYS, TOO_LARGE_ADVICE, AgentRequest, AgentResult,
@@ -204,8 +204,9 @@ class AgentCaller:
                         # Only when asked for: runs at normal priority issue the same commands as before.
                         priority=Priority(priority_key=PRIORITY_KEYS[priority]) if priority != "normal" else Priority.default,
                         summary=summary)
-            except (ActivityError, ApplicationError, CancelledError) as err:
-                # An activity's failure wraps its cause; a local activity's is the cause itself.
+            except FailureError as err:
+                # An activity's failure wraps its cause; a local activity's is the cause itself (an
+                # ApplicationError, a TimeoutError, a CancelledError).
                 cause = err.cause if isinstance(err, ActivityError) else err
                 if isinstance(cause, CancelledError):  # this run is being cancelled: not the agent's failure
                     raise asyncio.CancelledError(f"{request.stage} cancelled") from err
