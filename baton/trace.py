@@ -337,12 +337,10 @@ async def _short_call(read: _Reader, event: HistoryEvent, at: datetime) -> Agent
     return call
 
 
-def _time(stamp: dict | str | None) -> datetime | None:
-    """A marker's timestamp: protobuf JSON (``{"seconds": …, "nanos": …}``) or RFC 3339."""
+def _time(stamp: dict | None) -> datetime | None:
+    """A marker's timestamp, as the SDK core writes it: ``{"seconds": …, "nanos": …}``."""
     if isinstance(stamp, dict) and "seconds" in stamp:
         return datetime.fromtimestamp(int(stamp["seconds"]) + int(stamp.get("nanos", 0)) / 1e9, tz=UTC)
-    if isinstance(stamp, str):
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     return None
 
 

@@ -30,7 +30,7 @@ from bench import measures
 from bench.floor import run_floor
 from bench.stack import Stack, free_port
 
-# What --sdk reports: (label, metric, operation) -> mean ms per task of that kind.
+# What --sdk reports, each label's mean ms per task: (label, metric, the RPC it is about).
 SDK_TIMINGS = [("workflow task waits", "temporal_workflow_task_schedule_to_start_latency", None),
                ("workflow task in the worker", "temporal_workflow_task_execution_latency", None),
                ("its completion RPC (the server records it)", "temporal_request_latency", "RespondWorkflowTaskCompleted"),
@@ -58,20 +58,19 @@ async def breakdown(stack: Stack, workflow_id: str) -> dict[str, float]:
     return {name: round(statistics.median(values), 1) for name, values in parts.items()}
 
 
-def sdk_timings(metrics: str, seconds: bool) -> list[tuple[str, float]]:
+def sdk_timings(metrics: str, seconds: bool) -> dict[str, float]:
     """Mean milliseconds per task of each of ``SDK_TIMINGS``, from a Prometheus scrape."""
-    found = []
+    found = {}
     for label, metric, operation in SDK_TIMINGS:
         where = f'[^}}]*operation="{operation}"' if operation else ""
         sums, counts = ([float(v) for v in re.findall(rf"^{metric}_{part}{{{where}[^}}]*}} (\S+)$", metrics, re.M)]
                         for part in ("sum", "count"))
-        found.append((label, round(sum(sums) / max(sum(counts), 1) * (1000 if seconds else 1), 1)))
+        found[label] = round(sum(sums) / max(sum(counts), 1) * (1000 if seconds else 1), 1)
     return found
 
 
-def line(label: str, parts: dict[str, float] | list[tuple[str, float]]) -> str:
-    items = parts.items() if isinstance(parts, dict) else parts
-    return f"{label}: " + ", ".join(f"{name} {ms} ms" for name, ms in items)
+def line(label: str, parts: dict[str, float]) -> str:
+    return f"{label}: " + ", ".join(f"{name} {ms} ms" for name, ms in parts.items())
 
 
 def scrape(port: int) -> str:

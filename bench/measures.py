@@ -15,7 +15,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 
 from baton import client as baton
-from baton.contracts import FanOutInput, FlowInput, MapReduceInput, PipelineInput, PlannedInput, StageSpec, TaskSpec
+from baton.contracts import FanOutInput, FlowInput, MapReduceInput, PipelineInput, StageSpec, TaskSpec
 from bench.floor import run_floor
 from bench import versus
 from bench.stack import QUEUE, Stack
@@ -55,13 +55,6 @@ SMOKE = Sizes(pipeline_stages=5, fanout_agents=10, fanout_latency=0.2, dag_laten
               versus_steps=5, versus_calls=20, versus_rounds=1, versus_crash_rounds=1)
 
 
-async def run_and_time(stack: Stack, inp) -> tuple[float, str]:
-    began = time.monotonic()
-    handle = await baton.start(stack.client, inp, workflow_id=f"bench-{uuid.uuid4().hex[:8]}", queue=QUEUE)
-    await handle.result()
-    return time.monotonic() - began, handle.id
-
-
 async def per_step_overhead(stack: Stack, sizes: Sizes) -> Row:
     """Two pipelines one after the other on one worker (the first run is shown, the
     later one judged), and beside them the floor: the same steps as no-op
@@ -89,7 +82,7 @@ async def flow_overhead(stack: Stack, sizes: Sizes) -> Row:
     pipeline_times, flow_times = [], []
     for _ in range(2):
         pipeline_times += await _step_times(stack, await run_pipeline(stack, steps))
-        flow_times += await _step_times(stack, (await run_and_time(stack, flow))[1])
+        flow_times += await _step_times(stack, (await stack.run(flow))[1])
     pipeline_p50, flow_p50 = statistics.median(pipeline_times), statistics.median(flow_times)
     ratio = flow_p50 / pipeline_p50
     return Row(f"flow per-node overhead ({steps}-node linear flow beside a {steps}-stage pipeline, 0 s agents)",
@@ -99,7 +92,7 @@ async def flow_overhead(stack: Stack, sizes: Sizes) -> Row:
 
 async def run_pipeline(stack: Stack, stages: int) -> str:
     inp = PipelineInput(goal="g", stages=[StageSpec(name=f"s{i:02}", agent="researcher") for i in range(stages)])
-    _, workflow_id = await run_and_time(stack, inp)
+    _, workflow_id = await stack.run(inp)
     return workflow_id
 
 
@@ -113,7 +106,7 @@ async def _step_times(stack: Stack, workflow_id: str) -> list[float]:
 async def fanout_efficiency(stack: Stack, sizes: Sizes, parallel: int = 20) -> Row:
     stack.model(sizes.fanout_latency)
     tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(sizes.fanout_agents)]
-    wall, _ = await run_and_time(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=parallel, synthesizer=None))
+    wall, _ = await stack.run(FanOutInput(goal="g", tasks=tasks, max_parallel=parallel, synthesizer=None))
     limit = math.ceil(sizes.fanout_agents / parallel) * sizes.fanout_latency
     ratio = wall / limit
     return Row(f"fan-out efficiency ({sizes.fanout_agents} agents × {sizes.fanout_latency:g} s, max_parallel {parallel})",
@@ -133,7 +126,7 @@ def layered_plan(agent: str, layers: int = 4, width: int = 5) -> dict:
 async def calls_per_second(stack: Stack, sizes: Sizes) -> float:
     stack.model(0.0)
     tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(sizes.throughput_agents)]
-    wall, _ = await run_and_time(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=200, synthesizer=None))
+    wall, _ = await stack.run(FanOutInput(goal="g", tasks=tasks, max_parallel=200, synthesizer=None))
     return sizes.throughput_agents / wall
 
 
@@ -174,9 +167,7 @@ async def crash_pipeline(stack: Stack, sizes: Sizes, spare_worker: bool, agent: 
     inp = PipelineInput(goal="g", stages=[StageSpec(name=f"{run}-{i}", agent=agent) for i in range(steps)])
     handle = await baton.start(stack.client, inp, workflow_id=f"bench-recovery-{run}", queue=QUEUE)
     killed = steps // 2  # the step in flight at the kill
-    while not any(stage == f"{run}-{killed}" for stage, _ in stack.requests()):
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(latency / 2)  # surely in flight
+    await stack.in_flight(f"{run}-{killed}", latency)
     stack.kill_worker(victim)
     killed_at = time.monotonic()
     if not spare_worker:
@@ -184,9 +175,7 @@ async def crash_pipeline(stack: Stack, sizes: Sizes, spare_worker: bool, agent: 
     restarted_at = time.monotonic()
     await handle.result()
     done_at = time.monotonic()
-    requests = stack.requests()
-    repeated = sum(sum(1 for s, _ in requests if s == f"{run}-{i}") - 1 for i in range(killed))  # done before the kill
-    return Crash(killed_at, restarted_at, done_at, repeated)
+    return Crash(killed_at, restarted_at, done_at, stack.repeated([f"{run}-{i}" for i in range(killed)]))
 
 
 async def recovery(stack: Stack, sizes: Sizes, spare_worker: bool, heartbeat: float = 2.0) -> Row:
@@ -254,14 +243,14 @@ async def scale(stack: Stack, sizes: Sizes) -> Row:
         result = await handle.result()
     except WorkflowFailureError as err:  # the row fails, the bench goes on to the next
         result, failed = None, f", the run failed: {err.cause}"
+    else:
+        failed = f", {result.failed_count} items failed ({result.failed[0].error})" if result.failed_count else ""
     wall, workflow_id = time.monotonic() - began, handle.id
     calls = len(stack.requests())
     runs = [r async for r in stack.client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_id}'")]
     largest = 0
     for run in runs:
         largest = max(largest, (await stack.client.get_workflow_handle(run.id, run_id=run.run_id).describe()).history_length)
-    if result is not None:
-        failed = f", {result.failed_count} items failed ({result.failed[0].error})" if result.failed_count else ""
     return Row(f"scale ({sizes.map_items:,}-item map-reduce, 0 s agents)",
                f"{wall:.1f} s, {calls / wall:.0f} agent calls/s, {len(runs)} runs, largest history {largest} events{failed}",
                "completes, no item failed; every run ≤ 4,000 events",

@@ -32,15 +32,18 @@ with workflow.unsafe.imports_passed_through():
 STEPS, RUNS = 50, 3
 
 
-@activity.defn
-async def call_model(stage: str) -> str:
-    stream = await CLIENT[0].chat.completions.create(
-        model="sim", messages=[{"role": "user", "content": f"Goal:\ng\n\nYour stage: {stage}"}],
-        max_tokens=64, stream=True)
-    return "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+class ModelCaller:
+    """One client for the process, as Baton's worker keeps."""
 
+    def __init__(self, client: openai.AsyncOpenAI) -> None:
+        self.client = client
 
-CLIENT: list[openai.AsyncOpenAI] = []  # one for the process, as Baton's worker keeps: set by main before any call
+    @activity.defn(name="call_model")
+    async def call_model(self, stage: str) -> str:
+        stream = await self.client.chat.completions.create(
+            model="sim", messages=[{"role": "user", "content": f"Goal:\ng\n\nYour stage: {stage}"}],
+            max_tokens=64, stream=True)
+        return "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
 
 
 @workflow.defn
@@ -50,9 +53,9 @@ class CallSteps:
         for step in range(steps):
             stage = f"{workflow.info().workflow_id}-s{step}"
             if local:
-                await workflow.execute_local_activity(call_model, stage, start_to_close_timeout=timedelta(seconds=30))
+                await workflow.execute_local_activity("call_model", stage, start_to_close_timeout=timedelta(seconds=30))
             else:
-                await workflow.execute_activity(call_model, stage, start_to_close_timeout=timedelta(seconds=30))
+                await workflow.execute_activity("call_model", stage, start_to_close_timeout=timedelta(seconds=30))
         return steps
 
 
@@ -71,9 +74,9 @@ async def main() -> None:
     stack = await Stack().start()
     try:
         stack.model(0.0)
-        CLIENT.append(openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{stack.model_port}/v1", api_key="bench", max_retries=0))
+        caller = ModelCaller(openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{stack.model_port}/v1", api_key="bench", max_retries=0))
         queue = f"short-{uuid.uuid4().hex[:6]}"
-        async with Worker(stack.client, task_queue=queue, workflows=[CallSteps], activities=[call_model]):
+        async with Worker(stack.client, task_queue=queue, workflows=[CallSteps], activities=[caller.call_model]):
             for run in range(1, RUNS + 1):
                 for local in (False, True):
                     print(f"run {run}, " + await one_run(stack, queue, local), flush=True)

@@ -14,11 +14,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from baton import client as baton
 from baton.embedded import dev_server_argv, port_open
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,6 +126,26 @@ class Stack:
 
     def script(self, stage: str, text: str, times: int = 1) -> None:
         self._admin("script", {"stage": stage, "text": text, "times": times})
+
+    async def in_flight(self, stage: str, latency: float) -> None:
+        """Returns once ``stage``'s request reached the model and half its ``latency`` passed: surely in flight."""
+        while not any(asked == stage for asked, _ in self.requests()):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(latency / 2)
+
+    def repeated(self, stages: list[str]) -> int:
+        """Requests for ``stages`` beyond the first of each: completed calls made again."""
+        requests = self.requests()
+        return sum(sum(1 for asked, _ in requests if asked == stage) - 1 for stage in stages)
+
+    # ------------------------------------------------------------ Baton runs
+
+    async def run(self, inp, workflow_id: str | None = None) -> tuple[float, str]:
+        """Start a Baton run of ``inp`` on the bench queue and wait for its result: the wall time and its id."""
+        began = time.monotonic()
+        handle = await baton.start(self.client, inp, workflow_id=workflow_id or f"bench-{uuid.uuid4().hex[:8]}", queue=QUEUE)
+        await handle.result()
+        return time.monotonic() - began, handle.id
 
     def requests(self) -> list[tuple[str, float]]:
         return [tuple(r) for r in self._admin("requests")]

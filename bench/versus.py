@@ -14,10 +14,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from baton import client as baton
 from baton.contracts import FanOutInput, PipelineInput, PlannedInput, StageSpec, TaskSpec
-from bench.peers import SYSTEMS
-from bench.stack import QUEUE, REPO, Stack
+from bench.stack import REPO, Stack
 
 NAMES = {"baton": "Baton", "baton-short": "Baton, short agents", "langgraph": "LangGraph + SQLite saver",
          "dbos": "DBOS + SQLite", "asyncio": "plain asyncio"}
@@ -45,12 +43,6 @@ async def _finish(process: subprocess.Popen, run: str, stack: Stack) -> float:
     return float((stack.folder / f"{run}.log").read_text().rsplit("done ", 1)[1].split()[0])
 
 
-async def _baton_sequence(stack: Stack, run: str, steps: int, agent: str) -> None:
-    inp = PipelineInput(goal="g", stages=[StageSpec(name=f"{run}-s{i}", agent=agent) for i in range(steps)])
-    handle = await baton.start(stack.client, inp, workflow_id=run, queue=QUEUE)
-    await handle.result()
-
-
 async def per_step(stack: Stack, steps: int, rounds: int) -> dict[str, float]:
     """Median over rounds of each system's p50 time between consecutive steps' requests
     (a step's call, its recording, the next call's start), the model answering at once."""
@@ -66,7 +58,8 @@ async def per_step_of(stack: Stack, system: str, steps: int) -> float:
     """One run of ``steps`` sequential calls: the p50 ms between consecutive steps' requests."""
     run = f"seq-{system}-{uuid.uuid4().hex[:6]}"
     if system in BATON_AGENTS:
-        await _baton_sequence(stack, run, steps, BATON_AGENTS[system])
+        agent = BATON_AGENTS[system]
+        await stack.run(PipelineInput(goal="g", stages=[StageSpec(name=f"{run}-s{i}", agent=agent) for i in range(steps)]), run)
     else:
         await _finish(_peer(stack, system, run, "sequence", "--steps", str(steps)), run, stack)
     arrivals = _arrivals(stack, run)
@@ -80,17 +73,13 @@ async def restart_to_done(stack: Stack, system: str, steps: int, latency: float)
     run = f"crash-{system}-{uuid.uuid4().hex[:6]}"
     killed = steps // 2
     first = _peer(stack, system, run, "sequence", "--steps", str(steps))
-    while not any(stage == f"{run}-s{killed}" for stage, _ in stack.requests()):
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(latency / 2)  # surely in flight
+    await stack.in_flight(f"{run}-s{killed}", latency)
     first.kill()
     first.wait()
     restarted = time.monotonic()
     await _finish(_peer(stack, system, run, "sequence", "--steps", str(steps), resume=True), run, stack)
     done = time.monotonic()
-    requests = stack.requests()
-    repeated = sum(sum(1 for stage, _ in requests if stage == f"{run}-s{i}") - 1 for i in range(killed))
-    return done - restarted, repeated
+    return done - restarted, stack.repeated([f"{run}-s{i}" for i in range(killed)])
 
 
 async def restarts(stack: Stack, steps: int, latency: float, rounds: int,
@@ -103,13 +92,6 @@ async def restarts(stack: Stack, steps: int, latency: float, rounds: int,
             seen[system].append(await (baton_round(BATON_AGENTS[system]) if system in BATON_AGENTS
                                        else restart_to_done(stack, system, steps, latency)))
     return {system: (statistics.median(s for s, _ in runs), max(r for _, r in runs)) for system, runs in seen.items()}
-
-
-async def _baton_wall(stack: Stack, inp) -> float:
-    began = time.monotonic()
-    handle = await baton.start(stack.client, inp, workflow_id=f"versus-{uuid.uuid4().hex[:8]}", queue=QUEUE)
-    await handle.result()
-    return time.monotonic() - began
 
 
 async def dag(stack: Stack, plan: Callable[[str], str], latency: float, rounds: int) -> dict[str, float]:
@@ -125,7 +107,7 @@ async def dag(stack: Stack, plan: Callable[[str], str], latency: float, rounds: 
                 agent = BATON_AGENTS[system]
                 stack.script("plan", plan(agent))
                 inp = PlannedInput(goal="g", agents=[agent], allow_new_agents=False, max_parallel=5)
-                walls[system].append(await _baton_wall(stack, inp))
+                walls[system].append((await stack.run(inp))[0])
             else:
                 run = f"dag-{system}-{uuid.uuid4().hex[:6]}"
                 walls[system].append(await _finish(_peer(stack, system, run, "dag", "--parallel", "5"), run, stack))
@@ -141,7 +123,7 @@ async def fan_out(stack: Stack, calls: int, parallel: int, rounds: int) -> dict[
         for system in NAMES:
             if system in BATON_AGENTS:
                 tasks = [TaskSpec(id=f"t{i}", agent=BATON_AGENTS[system], prompt="p") for i in range(calls)]
-                wall = await _baton_wall(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=parallel, synthesizer=None))
+                wall, _ = await stack.run(FanOutInput(goal="g", tasks=tasks, max_parallel=parallel, synthesizer=None))
             else:
                 run = f"fan-{system}-{uuid.uuid4().hex[:6]}"
                 wall = await _finish(_peer(stack, system, run, "fan-out", "--calls", str(calls), "--parallel", str(parallel)), run, stack)

@@ -51,7 +51,7 @@ async def main() -> None:
         stack.model(LATENCY)
         tasks = [TaskSpec(id=f"t{i}", agent="researcher", prompt="p") for i in range(AGENTS)]
         for run in (1, 2):
-            wall, workflow_id = await measures.run_and_time(stack, FanOutInput(goal="g", tasks=tasks, max_parallel=PARALLEL, synthesizer=None))
+            wall, workflow_id = await stack.run(FanOutInput(goal="g", tasks=tasks, max_parallel=PARALLEL, synthesizer=None))
             limit = math.ceil(AGENTS / PARALLEL) * LATENCY
             print(f"run {run}: {wall:.2f} s ÷ {limit:.2f} s = {wall / limit:.3f}; {await wave_breakdown(stack, workflow_id)}", flush=True)
     finally:
