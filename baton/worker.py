@@ -30,6 +30,7 @@ from baton.activities.breaker import BreakerBoard
 from baton.activities.forks import ForkLoader
 from baton.activities.indexing import SearchAttributeCheck
 from baton.activities.payload_limits import PayloadStoreCheck
+from baton.activities.sticky import RetriesSkipStickyQueues
 from baton import telemetry
 from baton.agents import AgentRegistry, load_agents
 from baton.contracts import PAYLOAD_BYTES_LIMIT
@@ -85,7 +86,8 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=float(env.get("BATON_SHUTDOWN_GRACE_SECONDS", "30"))),
         # How long a run's next workflow task waits for the worker that has it cached before
         # any worker takes it (replaying its history). A worker that died stalls its runs
-        # this long after their next event. The SDK's 10 s cost 10 s of every crash
+        # this long after their next event (a call retried after the crash skips it:
+        # activities/sticky.py). The SDK's 10 s cost 10 s of every crash
         # recovery; 2 s cost no measurable throughput (500-wide fan-out: 59 and 61 calls/s
         # against 56-63 at 10 s), 1 s cost ~12% (52, 57) in replays (BENCHMARKS.md).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=float(env.get("BATON_STICKY_SECONDS", "2"))),
@@ -94,7 +96,7 @@ def build_worker(
         # heartbeat timeout (8 s with the shipped 10 s).
         max_heartbeat_throttle_interval=timedelta(seconds=float(env.get("BATON_LIVE_SECONDS", "2"))),
         workflow_runner=workflow_runner(),
-        interceptors=[ResultSizeGuard(), UpdateRejections()],
+        interceptors=[ResultSizeGuard(), UpdateRejections(), RetriesSkipStickyQueues()],
     )
 
 

@@ -7,6 +7,8 @@ import asyncio
 import signal
 
 from baton import client as baton
+from temporalio.api.enums.v1 import EventType
+
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import TOOL_AGENTS, spawn_worker
 from tests.llm_server import Reply
@@ -47,6 +49,10 @@ async def test_worker_killed_mid_stage_run_completes_without_repeating_done_stag
     assert result.final.startswith("answer #")  # edit ran after the new worker took over
     # research finished before the crash: never asked again. draft was in flight: asked once more.
     assert (llm.stage_calls("research"), llm.stage_calls("draft"), llm.stage_calls("edit")) == (1, 2, 1)
+    # The retried draft released the dead worker's sticky queue: the task its answer woke went
+    # straight to the new worker instead of timing out there first (activities/sticky.py).
+    history = await dev_env.client.get_workflow_handle(handle.id).fetch_history()
+    assert [e.event_type for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT] == []
     # SIGTERM let the second worker shut down cleanly.
     assert second.returncode == 0
 
