@@ -86,6 +86,16 @@ def error_in_body(body: bytes, model: str, secrets: tuple[str, ...] = ()) -> App
     return for_status(status, f"{model}: HTTP 200 carrying an error (taken as {status}): {text}")
 
 
+def error_in_stream(data: str, model: str, secrets: tuple[str, ...] = ()) -> ApplicationError:
+    """An event of an answer's stream that is no piece of it: the provider's error sent
+    mid-stream, classified as ``error_in_body`` does, or not a JSON object."""
+    try:
+        json.loads(data)
+    except ValueError:
+        return ApplicationError(f"{model}: a stream event that is not JSON: {_short(data, secrets)}", type="ProviderError")
+    return error_in_body(data.encode(), model, secrets)
+
+
 def _text_of(err: openai.OpenAIError) -> str:
     # The provider's message, not the whole response: it lands in history.
     text = getattr(err, "message", None) or str(err)

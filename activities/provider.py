@@ -7,14 +7,18 @@ provider (another wire protocol, a recorded-answer cache) implements
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import httpx2  # the openai client's HTTP library: its transport errors mid-stream
 import openai
+from openai import AsyncAPIResponse
 from temporalio.exceptions import ApplicationError
 
-from baton.activities.errors import classify, error_in_body
+from baton.activities import sse
+from baton.activities.errors import classify, error_in_body, error_in_stream
 from baton.contracts import Usage
 
 
@@ -86,8 +90,11 @@ class OpenAIChatProvider:
         extra: dict[str, Any] = {"response_format": call.response_format} if call.response_format else {}
         if call.tools:
             extra["tools"] = call.tools
+        secrets = (self.client.api_key,)
         try:
-            chunks = await self.client.chat.completions.create(
+            # The client asks (auth, headers, HTTP errors as its exceptions); the events are read
+            # here, as plain JSON (activities/sse.py says why).
+            async with self.client.chat.completions.with_streaming_response.create(
                 model=call.model,
                 messages=call.messages,  # type: ignore[arg-type]
                 temperature=call.temperature,
@@ -96,41 +103,72 @@ class OpenAIChatProvider:
                 stream_options={"include_usage": True},
                 timeout=call.timeout_seconds,
                 **extra,
-            )
-            if "text/event-stream" not in chunks.response.headers.get("content-type", "text/event-stream"):
-                raise error_in_body(await chunks.response.aread(), call.model, secrets=(self.client.api_key,))
-            # A server honouring max_tokens sends at most one piece per token; one that does not is stopped.
-            most, pieces, chars, finished = call.max_tokens + max(16, call.max_tokens // 4), 0, 0, False
-            async for chunk in chunks:
-                if chunk.model:
-                    yield AnsweredBy(chunk.model)
-                if chunk.usage:
-                    yield UsageReport(Usage(prompt_tokens=chunk.usage.prompt_tokens or 0,
-                                            completion_tokens=chunk.usage.completion_tokens or 0,
-                                            total_tokens=chunk.usage.total_tokens or 0))
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if getattr(delta, "refusal", None):
-                        raise ApplicationError(f"{call.model} refused: {delta.refusal}", type="Refused", non_retryable=True)
-                    if delta.content or delta.tool_calls:
-                        pieces, chars = pieces + 1, chars + len(delta.content or "")
-                        if pieces > most:
-                            raise ApplicationError(
-                                f"{call.model} went on past {most} pieces of answer, more than the agent's max_tokens="
-                                f"{call.max_tokens} allows: the endpoint ignores max_tokens; stopped reading",
-                                type="RunawayAnswer", non_retryable=True)
-                    if delta.content:
-                        yield TextPiece(delta.content)
-                    for piece in delta.tool_calls or []:
-                        function = piece.function
-                        yield ToolCallPiece(piece.index, piece.id, function.name if function else None,
-                                            function.arguments if function else None)
-                    if choice.finish_reason:
-                        finished = True
-                        yield Finished(choice.finish_reason)
-            if not finished:
-                raise ApplicationError(f"{call.model}: the answer stream ended after {chars} characters without a "
-                                       "finish_reason: cut off, not finished", type="IncompleteAnswer")
+            ) as response:
+                if "text/event-stream" not in response.headers.get("content-type", "text/event-stream"):
+                    raise error_in_body(await response.read(), call.model, secrets=secrets)
+                async for event in _answer(sse.events(_lines(response)), call, secrets):
+                    yield event
         except openai.OpenAIError as err:
             # Not chained: the openai error's own text could carry what was redacted.
-            raise classify(err, call.model, secrets=(self.client.api_key,)) from None
+            raise classify(err, call.model, secrets=secrets) from None
+
+
+async def _answer(events: AsyncIterator[sse.Event], call: ModelCall, secrets: tuple[str, ...]) -> AsyncIterator[StreamEvent]:
+    """The stream's chunks (``chat.completion.chunk`` objects) as provider-neutral events."""
+    # A server honouring max_tokens sends at most one piece per token; one that does not is stopped.
+    most, pieces, chars, finished = call.max_tokens + max(16, call.max_tokens // 4), 0, 0, False
+    async for event in events:
+        if event.data.startswith("[DONE]"):
+            break
+        chunk = _object(event.data)
+        if chunk is None or event.name == "error" or chunk.get("error"):
+            raise error_in_stream(event.data, call.model, secrets)
+        if chunk.get("model"):
+            yield AnsweredBy(chunk["model"])
+        if usage := chunk.get("usage"):
+            yield UsageReport(Usage(prompt_tokens=usage.get("prompt_tokens") or 0,
+                                    completion_tokens=usage.get("completion_tokens") or 0,
+                                    total_tokens=usage.get("total_tokens") or 0))
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if refusal := delta.get("refusal"):
+                raise ApplicationError(f"{call.model} refused: {refusal}", type="Refused", non_retryable=True)
+            content, tool_calls = delta.get("content"), delta.get("tool_calls")
+            if content or tool_calls:
+                pieces, chars = pieces + 1, chars + len(content or "")
+                if pieces > most:
+                    raise ApplicationError(
+                        f"{call.model} went on past {most} pieces of answer, more than the agent's max_tokens="
+                        f"{call.max_tokens} allows: the endpoint ignores max_tokens; stopped reading",
+                        type="RunawayAnswer", non_retryable=True)
+            if content:
+                yield TextPiece(content)
+            for piece in tool_calls or ():
+                function = piece.get("function") or {}
+                yield ToolCallPiece(piece.get("index") or 0, piece.get("id"), function.get("name"), function.get("arguments"))
+            if choice.get("finish_reason"):
+                finished = True
+                yield Finished(choice["finish_reason"])
+    if not finished:
+        raise ApplicationError(f"{call.model}: the answer stream ended after {chars} characters without a "
+                               "finish_reason: cut off, not finished", type="IncompleteAnswer")
+
+
+async def _lines(response: AsyncAPIResponse[Any]) -> AsyncIterator[str]:
+    """The response's lines; its transport's failures as the ``openai`` client's own, so
+    ``classify`` is the one place that decides their retry."""
+    try:
+        async for line in response.iter_lines():
+            yield line
+    except httpx2.TimeoutException:
+        raise openai.APITimeoutError(request=response.http_request) from None
+    except httpx2.TransportError:
+        raise openai.APIConnectionError(request=response.http_request) from None
+
+
+def _object(data: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

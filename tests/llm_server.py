@@ -62,6 +62,7 @@ class Reply:
     finish_reason: str = "stop"  # "length": the model ran out of tokens
     cut: bool = False  # the stream ends after the text: no finish_reason, no usage, no [DONE]
     endless: bool = False  # after the text, the same words for ever (a server ignoring max_tokens)
+    stream_error: dict[str, Any] | None = None  # after the text, an event {"error": this} ends the stream (a gateway's mid-stream error)
 
 
 @dataclass
@@ -187,6 +188,10 @@ class ScriptedLLM:
                 return response
             if pace or reply.endless:
                 await asyncio.sleep(pace)  # an endless answer yields, so the server stays responsive
+        if reply.stream_error is not None:
+            await response.write(f"data: {json.dumps({'error': reply.stream_error})}\n\n".encode())
+            await response.write_eof()
+            return response
         if reply.cut:
             return response  # aiohttp ends the chunked body: the client sees a stream that just stops
         finish = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]}

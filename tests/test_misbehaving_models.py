@@ -12,12 +12,11 @@ import uuid
 import httpx2 as httpx  # the HTTP client openai 3 is built on
 import openai
 import pytest
-from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
-from baton.activities.agent import AgentActivities, make_openai_client
+from baton.activities.agent import make_openai_client
 from baton.activities.errors import classify
+from baton.activities.provider import ModelCall, OpenAIChatProvider
 from baton.contracts import PipelineInput, StageSpec, Status
 from baton.trace import build_trace
 from baton.trace_render import render
@@ -133,3 +132,33 @@ def test_a_key_echoed_anywhere_near_the_cut_leaks_no_fragment(at: int):
     error = classify(openai.AuthenticationError(message, response=response, body=None), "gpt-4o-mini", secrets=(KEY,))
     fragments = {KEY[i:i + 6] for i in range(len(KEY) - 5)}
     assert not any(fragment in error.message for fragment in fragments), error.message[-80:]
+
+
+def stream_of(llm: ScriptedLLM, timeout: float = 10.0):
+    """The provider alone, as the agent activity drives it: the events of one call, or its failure."""
+    provider = OpenAIChatProvider(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}))
+    call = ModelCall(model="test-model", messages=[{"role": "user", "content": "Your stage: draft"}], temperature=0.0,
+                     max_tokens=200, timeout_seconds=timeout)
+
+    async def events():
+        return [event async for event in provider.stream(call)]
+    return events()
+
+
+async def test_a_model_that_stops_writing_mid_answer_times_out_and_is_asked_again(llm: ScriptedLLM):
+    llm.script("draft", Reply(text="The moon pulls the oceans.", pace=2.0))  # headers at once, then 2 s a word
+    with pytest.raises(ApplicationError) as stalled:
+        await stream_of(llm, timeout=0.5)
+    assert stalled.value.type == "ProviderTimeout" and not stalled.value.non_retryable
+
+
+async def test_an_error_event_mid_stream_is_classified_as_the_status_it_stands_for(llm: ScriptedLLM):
+    llm.script("draft", Reply(text="The moon", stream_error={"message": "slow down", "code": "rate_limit_exceeded"}))
+    with pytest.raises(ApplicationError) as limited:
+        await stream_of(llm)
+    assert limited.value.type == "RateLimited" and "slow down" in limited.value.message
+
+    llm.script("draft", Reply(text="The moon", stream_error={"message": "the model crashed"}))
+    with pytest.raises(ApplicationError) as crashed:
+        await stream_of(llm)
+    assert crashed.value.type == "HTTP503" and not crashed.value.non_retryable and "the model crashed" in crashed.value.message
