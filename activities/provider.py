@@ -7,6 +7,8 @@ provider (another wire protocol, a recorded-answer cache) implements
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -106,8 +108,10 @@ class OpenAIChatProvider:
             ) as response:
                 if "text/event-stream" not in response.headers.get("content-type", "text/event-stream"):
                     raise error_in_body(await response.read(), call.model, secrets=secrets)
-                async for event in _answer(sse.events(_lines(response)), call, secrets):
+                lines = _lines(response)
+                async for event in _answer(sse.events(lines), call, secrets):
                     yield event
+                await _read_to_the_end(lines)
         except openai.OpenAIError as err:
             # Not chained: the openai error's own text could carry what was redacted.
             raise classify(err, call.model, secrets=secrets) from None
@@ -164,6 +168,16 @@ async def _lines(response: AsyncAPIResponse[Any]) -> AsyncIterator[str]:
         raise openai.APITimeoutError(request=response.http_request) from None
     except httpx2.TransportError:
         raise openai.APIConnectionError(request=response.http_request) from None
+
+
+async def _read_to_the_end(lines: AsyncIterator[str]) -> None:
+    """What follows ``[DONE]`` (on HTTP/1.1, the chunked body's end), read so the connection
+    goes back to the pool: a response closed unread closes its connection, and the next call
+    opens a new one. Bounded: a server that keeps the body open after ``[DONE]`` costs 0.1 s."""
+    with contextlib.suppress(TimeoutError, openai.OpenAIError):
+        async with asyncio.timeout(0.1):
+            async for _ in lines:
+                pass
 
 
 def _object(data: str) -> dict[str, Any] | None:

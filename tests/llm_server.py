@@ -73,6 +73,7 @@ class Request:
     at: float
     authorization: str = ""  # the Authorization header the client sent
     prompt_chars: int = 0  # the whole prompt's length (``prompt`` may keep only its head: ``keep_prompt_chars``)
+    connection: str = ""  # the client's address and port: the same for requests on one kept-alive connection
 
 
 class ScriptedLLM:
@@ -132,7 +133,8 @@ class ScriptedLLM:
             kept = self.keep_prompt_chars
             self.requests.append(Request(body=body if kept is None else {}, prompt=prompt[:kept], stage=stage,
                                          at=time.monotonic(), authorization=http.headers.get("Authorization", ""),
-                                         prompt_chars=len(prompt)))
+                                         prompt_chars=len(prompt), connection=str(http.remote) + ":" +
+                                         str((http.transport.get_extra_info("peername") or ("", ""))[1] if http.transport else "")))
             number = len(self.requests)
         fmt = (body.get("response_format") or {}).get("type")
         if self.reject_json_schema and fmt == "json_schema":

@@ -162,3 +162,13 @@ async def test_an_error_event_mid_stream_is_classified_as_the_status_it_stands_f
     with pytest.raises(ApplicationError) as crashed:
         await stream_of(llm)
     assert crashed.value.type == "HTTP503" and not crashed.value.non_retryable and "the model crashed" in crashed.value.message
+
+
+async def test_answers_read_to_their_end_keep_the_connection_for_the_next_call(llm: ScriptedLLM):
+    # A response closed unread closes its connection: each call would then open a new one.
+    provider = OpenAIChatProvider(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}))
+    call = ModelCall(model="test-model", messages=[{"role": "user", "content": "Your stage: draft"}], temperature=0.0,
+                     max_tokens=200, timeout_seconds=10)
+    for _ in range(3):
+        assert [event async for event in provider.stream(call)]
+    assert len({request.connection for request in llm.requests}) == 1
