@@ -1,7 +1,7 @@
 """Profile the worker while one benchmark runs: py-spy samples the worker
 process, and the summary lists where its time goes (own time and inclusive).
 
-    python -m bench.profile throughput|per-step|fan-out|short-steps [--seconds 30]
+    python -m bench.profile throughput|per-step|fan-out|short-steps|dag [--seconds 30]
 
 Needs ``py-spy`` (``pip install py-spy``; it reads the process, so run as the
 same user or root)."""
@@ -11,20 +11,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from baton.contracts import PlannedInput
 from bench import measures, versus
 from bench.stack import Stack
+
+
+async def layered_dag(stack: Stack, sizes: measures.Sizes) -> float:
+    """The versus row's DAG, Baton alone: the wall time of one planned run."""
+    stack.model(sizes.dag_latency)
+    stack.script("plan", json.dumps(measures.layered_plan("researcher")))
+    wall, _ = await stack.run(PlannedInput(goal="g", agents=["researcher"], allow_new_agents=False, max_parallel=5))
+    return wall
 
 MEASURES = {
     "throughput": lambda stack, sizes: measures.calls_per_second(stack, sizes),
     "per-step": measures.per_step_overhead,
     "fan-out": measures.fanout_efficiency,
     "short-steps": lambda stack, sizes: versus.per_step_of(stack, "baton-short", sizes.versus_steps),
+    "dag": layered_dag,
 }
 
 
