@@ -83,6 +83,17 @@ async def skip_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """Commands run in-process (``cli.main``) set what their process needs in os.environ
+    (the embedded payload store, the local model); a later test's spawned worker must
+    not inherit it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def llm() -> Iterator[ScriptedLLM]:
     server = ScriptedLLM().start()
