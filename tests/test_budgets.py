@@ -71,16 +71,20 @@ async def test_priority_from_the_input_is_on_the_run_and_its_agent_calls(dev_env
     assert [a.priority.priority_key for a in scheduled] == [5]
 
 
-async def test_a_worker_rate_limit_paces_agent_calls(dev_env, llm, task_queue):
+# 12 ready at once; or 3 at a time, each next call scheduled by the workflow task its
+# predecessor's answer woke, which would hand it straight to the worker (eager dispatch,
+# past the limiter) if the limit did not turn that off.
+@pytest.mark.parametrize("max_parallel", [12, 3])
+async def test_a_worker_rate_limit_paces_agent_calls(dev_env, llm, task_queue, max_parallel):
     tasks = [{"id": f"t{n}", "agent": "researcher", "prompt": f"part {n}"} for n in range(12)]
     client = dev_env.client
     async with real_worker(client, llm, task_queue, BATON_AGENT_CALLS_PER_SECOND="3"):
-        handle = await start(client, task_queue, "fan-out", {"goal": "Compare", "tasks": tasks, "max_parallel": 12})
+        handle = await start(client, task_queue, "fan-out", {"goal": "Compare", "tasks": tasks, "max_parallel": max_parallel})
         await baton.wait_result(client, handle.id)
     starts = sorted(r.at for r in llm.requests if r.stage != "synthesis")
     assert len(starts) == 12
-    # All 12 were ready at once. The limiter lets a first burst through (the SDK's
-    # token bucket: about 5 here), then one call every 1/3 s.
+    # The limiter lets a first burst through (the SDK's token bucket: about 5 here),
+    # then one call every 1/3 s.
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(gap >= 0.25 for gap in gaps[-5:]), gaps
     assert starts[-1] - starts[0] >= (12 - 6) / 3
