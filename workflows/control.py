@@ -16,6 +16,7 @@ Everything here is deterministic: no I/O, no wall clock, no randomness.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -113,6 +114,7 @@ class ControlPlane(Generic[I]):
     def __init__(self, raw: RawValue = NO_INPUT) -> None:
         # Read here, before any handler runs: queries and validators may need it.
         self._input, self._input_problems = read_input(raw, self.contract)
+        self._details_due = False  # the Web UI's details are rendered at the end of this activation
         self.info: dict = {}  # pattern-specific status (route, plan, round…), owned by the pattern
         self.board = StepBoard(changed=self.publish)
         self.agents = AgentCaller(self.step_noun)
@@ -652,8 +654,18 @@ class ControlPlane(Generic[I]):
         return shown
 
     def publish(self) -> None:
-        """Show a visible change: the Web UI's details and, on indexed runs, BatonState."""
-        publishing.publish(self.pattern, self.run_state(), self.board.rows(), self.agents.usage, self._shown_info())
+        """Show a visible change: on indexed runs BatonState at once (it is a command);
+        the Web UI's details once this activation's other changes are in. A wave of calls
+        resolved in one activation rendered the table once per call: 6 % of a saturated
+        worker's CPU on a 500-wide fan-out."""
+        publishing.index_state(self.run_state())
+        if not self._details_due:
+            self._details_due = True
+            asyncio.get_running_loop().call_soon(self._show_details)
+
+    def _show_details(self) -> None:
+        self._details_due = False
+        publishing.show_details(self.pattern, self.run_state(), self.board.rows(), self.agents.usage, self._shown_info())
 
     @workflow.query
     def status(self) -> Status:

@@ -15,12 +15,11 @@ from baton.workflows.details import render_details
 INDEX_OWN_RUN = "baton-index-own-run"  # patch: a run started without BatonPattern sets it itself
 
 
-def publish(pattern: str, state: str, rows: list[StageStatus], usage: Usage, info: dict) -> None:
+def show_details(pattern: str, state: str, rows: list[StageStatus], usage: Usage, info: dict) -> None:
     workflow.set_current_details(render_details(pattern, state, rows, usage, info))
-    _index_state(state)
 
 
-def _index_state(state: str) -> None:
+def index_state(state: str) -> None:
     # Only runs started with BatonPattern set (or that set it themselves) keep
     # BatonState current: upserting an unregistered attribute would fail the
     # workflow task, and older runs' histories replay unchanged.
