@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import httpx2  # the openai client's HTTP library: its transport errors mid-stream
 import openai
-from openai import AsyncAPIResponse
 from temporalio.exceptions import ApplicationError
 
 from baton.activities import sse
@@ -89,29 +88,28 @@ class OpenAIChatProvider:
         self.client = client  # one per worker, its own retries off: Temporal owns every retry
 
     async def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
-        extra: dict[str, Any] = {"response_format": call.response_format} if call.response_format else {}
+        body: dict[str, Any] = {"model": call.model, "messages": call.messages, "temperature": call.temperature,
+                                "max_tokens": call.max_tokens, "stream": True, "stream_options": {"include_usage": True}}
+        if call.response_format:
+            body["response_format"] = call.response_format
         if call.tools:
-            extra["tools"] = call.tools
+            body["tools"] = call.tools
         secrets = (self.client.api_key,)
         try:
-            # The client asks (auth, headers, HTTP errors as its exceptions); the events are read
-            # here, as plain JSON (activities/sse.py says why).
-            async with self.client.chat.completions.with_streaming_response.create(
-                model=call.model,
-                messages=call.messages,  # type: ignore[arg-type]
-                temperature=call.temperature,
-                max_tokens=call.max_tokens,
-                stream=True,
-                stream_options={"include_usage": True},
-                timeout=call.timeout_seconds,
-                **extra,
-            ) as response:
+            # The client asks (auth, headers, HTTP errors as its exceptions) with the body as it
+            # is: already plain JSON, it needs none of create()'s typed-parameter walk. The events
+            # are read here, as plain JSON too (activities/sse.py says why).
+            response = await self.client.post("/chat/completions", cast_to=httpx2.Response, body=body,
+                                               options={"timeout": call.timeout_seconds}, stream=True)
+            try:
                 if "text/event-stream" not in response.headers.get("content-type", "text/event-stream"):
-                    raise error_in_body(await response.read(), call.model, secrets=secrets)
+                    raise error_in_body(await response.aread(), call.model, secrets=secrets)
                 lines = _lines(response)
                 async for event in _answer(sse.events(lines), call, secrets):
                     yield event
                 await _read_to_the_end(lines)
+            finally:
+                await response.aclose()
         except openai.OpenAIError as err:
             # Not chained: the openai error's own text could carry what was redacted.
             raise classify(err, call.model, secrets=secrets) from None
@@ -158,16 +156,16 @@ async def _answer(events: AsyncIterator[sse.Event], call: ModelCall, secrets: tu
                                "finish_reason: cut off, not finished", type="IncompleteAnswer")
 
 
-async def _lines(response: AsyncAPIResponse[Any]) -> AsyncIterator[str]:
+async def _lines(response: httpx2.Response) -> AsyncIterator[str]:
     """The response's lines; its transport's failures as the ``openai`` client's own, so
     ``classify`` is the one place that decides their retry."""
     try:
-        async for line in response.iter_lines():
+        async for line in response.aiter_lines():
             yield line
     except httpx2.TimeoutException:
-        raise openai.APITimeoutError(request=response.http_request) from None
+        raise openai.APITimeoutError(request=response.request) from None
     except httpx2.TransportError:
-        raise openai.APIConnectionError(request=response.http_request) from None
+        raise openai.APIConnectionError(request=response.request) from None
 
 
 async def _read_to_the_end(lines: AsyncIterator[str]) -> None:
