@@ -99,7 +99,7 @@ def build_worker(
         max_heartbeat_throttle_interval=timedelta(seconds=float(env.get("BATON_LIVE_SECONDS", "2"))),
         # The agent calls a workflow task schedules come back to this worker with the task's
         # completion (eager dispatch), up to its free slots, instead of a trip through the
-        # task queue each: the 200-call fan-out went 99 → 114 calls/s (BENCHMARKS.md).
+        # task queue each: 200 calls 50 at once went 92 → 104 calls/s (BENCHMARKS.md).
         max_eager_activity_reservations_per_workflow_task=max(eager_calls, 1),  # the SDK wants ≥ 1 even when off
         disable_eager_activity_execution=eager_calls == 0,
         workflow_runner=workflow_runner(),

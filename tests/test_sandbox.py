@@ -15,18 +15,16 @@ from tests.conftest import real_worker
 
 async def test_contexts_looked_up_directly_are_the_sandbox_s_own(dev_env, llm, task_queue, monkeypatch):
     answers: list[tuple[object, object]] = []
-    direct, direct_store = _ContextsLookedUpDirectly.get_serialization_context, _ContextsLookedUpDirectly.get_external_store_context
 
-    def both(self, command_info):
-        answers.append((direct(self, command_info), _Instance.get_serialization_context(self, command_info)))
-        return answers[-1][0]
+    def compared(direct, sandboxed):  # answers as Baton does, recording the SDK's own answer beside it
+        def answer(self, command_info):
+            answers.append((direct(self, command_info), sandboxed(self, command_info)))
+            return answers[-1][0]
+        return answer
 
-    def both_store(self, command_info):
-        answers.append((direct_store(self, command_info), _Instance.get_external_store_context(self, command_info)))
-        return answers[-1][0]
-
-    monkeypatch.setattr(_ContextsLookedUpDirectly, "get_serialization_context", both)
-    monkeypatch.setattr(_ContextsLookedUpDirectly, "get_external_store_context", both_store)
+    for lookup in ("get_serialization_context", "get_external_store_context"):
+        monkeypatch.setattr(_ContextsLookedUpDirectly, lookup,
+                            compared(getattr(_ContextsLookedUpDirectly, lookup), getattr(_Instance, lookup)))
     async with real_worker(dev_env.client, llm, task_queue):
         await baton.wait_result(dev_env.client, (await baton.start(
             dev_env.client, PipelineInput(goal="g", stages=[StageSpec(name="a", agent="researcher"), StageSpec(name="b", agent="writer")]),
