@@ -11,12 +11,18 @@ from temporalio.worker.workflow_sandbox._runner import _Instance
 
 import baton
 
-# Pure modules the sandbox need not re-import for every workflow run: pydantic and
-# Baton's own modules, but not the workflows (each run imports its pattern afresh,
-# under the sandbox's restrictions) nor the activities (never imported by a workflow).
+# Modules the sandbox loads once per worker instead of once per run: pydantic and
+# Baton's own, not the activities (no workflow imports them). Baton's pattern
+# modules are among them: re-importing a run's pattern is what the SDK does by
+# default, and it cost every new run ~8 ms of the worker's CPU on its first workflow
+# task (the ``workflow.defn`` check of the class and its handlers, run again on the
+# fresh copy). Their code was already the only Baton workflow code the sandbox
+# restricted (the pattern files import the runtime passed through); ``strict``
+# keeps that check where it costs nothing, in the replay of every recorded history.
+# Patterns of one's own (BATON_PATTERNS) are re-imported for every run, as the SDK does.
 PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types",
-                       *(f"baton.{m.name}" for m in pkgutil.iter_modules(baton.__path__)
-                         if m.name not in ("workflows", "activities")))
+                       *(f"baton.{m.name}" for m in pkgutil.iter_modules(baton.__path__) if m.name != "activities"))
+PATTERN_MODULES = "baton.workflows"
 
 
 class _ContextsLookedUpDirectly(_Instance):
@@ -45,5 +51,10 @@ class BatonSandboxRunner(SandboxedWorkflowRunner):
         return _ContextsLookedUpDirectly(det, self.runner_class, self.restrictions)
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return BatonSandboxRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
+def workflow_runner(*, strict: bool = False) -> SandboxedWorkflowRunner:
+    """The runner the worker and the replayer share. ``strict``: each run imports its
+    pattern module afresh under the sandbox's restrictions, so a clock, I/O or
+    randomness in a pattern file raises (tests/test_replay.py replays every recorded
+    history so)."""
+    passed = [m for m in PASSTHROUGH_MODULES if not (strict and m == PATTERN_MODULES)]
+    return BatonSandboxRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*passed))

@@ -29,10 +29,13 @@ def test_every_pattern_has_a_recorded_history():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())  # the recorder used the file name as the id
-    replayer = Replayer(workflows=workflow_classes(), data_converter=pydantic_data_converter, workflow_runner=workflow_runner(),
-                        interceptors=[ResultSizeGuard()])  # as the worker runs them
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+    # As the worker runs them, then strictly: the pattern's module imported afresh under
+    # the sandbox's restrictions, which the worker skips (baton/sandbox.py).
+    for runner in (workflow_runner(), workflow_runner(strict=True)):
+        replayer = Replayer(workflows=workflow_classes(), data_converter=pydantic_data_converter, workflow_runner=runner,
+                            interceptors=[ResultSizeGuard()])
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
 
 def test_replay_command_names_the_run_the_code_no_longer_matches(tmp_path, capsys):
