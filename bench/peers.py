@@ -11,8 +11,9 @@ mid-step and start it again):
     python -m bench.peers asyncio fan-out --calls 200 --parallel 50 --model URL --db FILE --run ID
 
 Workloads: ``sequence`` (N calls one after another), ``dag`` (a planner call,
-then 4 layers × 5 tasks, each task given the outputs of the whole layer before
-it, as ``bench.measures.layered_plan``), ``fan-out`` (N independent calls, at
+which the bench answers with the plan Baton's planner gets, then 4 layers × 5
+tasks, each task given the outputs of the whole layer before it, as
+``bench.measures.layered_plan``), ``fan-out`` (N independent calls, at
 most P at once). ``--resume`` continues the run ``ID`` from its database
 (asyncio has none: it starts over). The process prints ``done SECONDS`` when
 the run has completed, SECONDS timed from the run's start, after the system's

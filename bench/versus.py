@@ -98,7 +98,8 @@ async def dag(stack: Stack, plan: Callable[[str], str], latency: float, rounds: 
     """Median over rounds of each system's wall time for the planner call and the
     20-task layered DAG (5 at once), the model answering after ``latency`` s. Baton
     runs its planned pattern on the same plan (``plan(agent)``: its JSON, every task
-    that agent's); the peers run its DAG as code."""
+    that agent's); the peers run its DAG as code, their planner call answered with the
+    same plan, so every system's planner call streams the same answer."""
     stack.model(latency)
     walls: dict[str, list[float]] = {name: [] for name in NAMES}
     for _ in range(rounds):
@@ -110,6 +111,7 @@ async def dag(stack: Stack, plan: Callable[[str], str], latency: float, rounds: 
                 walls[system].append((await stack.run(inp))[0])
             else:
                 run = f"dag-{system}-{uuid.uuid4().hex[:6]}"
+                stack.script(f"{run}-plan", plan(BATON_AGENTS["baton"]))
                 walls[system].append(await _finish(_peer(stack, system, run, "dag", "--parallel", "5"), run, stack))
     return {system: statistics.median(values) for system, values in walls.items()}
 
