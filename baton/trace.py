@@ -30,7 +30,7 @@ from temporalio.converter import DataConverter
 from baton.call_summary import read_summary
 from baton.context_store import ContextStore, context_names, context_store
 from baton.contracts import (AgentRequest, AgentResult, CodeRequest, Contract, EdgeTaken, FlowInput, ForkInfo, ToolApproval,
-                             ToolCallRequest, ToolCallResult, Usage)
+                             ToolCallRequest, ToolCallResult, ToolDenial, Usage)
 
 CODE = "code"  # the "model" of a code step's call in a trace
 RESULT_PREVIEW_CHARS = 300
@@ -264,6 +264,8 @@ async def build_trace(history: WorkflowHistory, converter: DataConverter = pydan
                 _mark_ignored(trace.actions, ignored["name"], ignored["reason"])
             if "tool_approval" in memo:  # a tool call now waits for a person
                 tools.asked(ToolApproval.model_validate(await read.one(Payloads(payloads=[memo["tool_approval"]]))))
+            if "tool_denied" in memo:  # nobody decided by the review deadline
+                tools.denied(ToolDenial.model_validate(await read.one(Payloads(payloads=[memo["tool_denied"]]))), at)
             if "fork" in memo:  # a fork's start: what it inherited
                 trace.fork = ForkInfo.model_validate(await read.one(Payloads(payloads=[memo["fork"]])))
             if "flow_edges" in memo:  # the edges a flow node just fired
@@ -371,6 +373,14 @@ class _ToolCalls:
         call.decided_by = request.get("by") or action.identity
         if action.name == "deny_tool":
             call.outcome, call.closed_at, call.reason = "denied", action.at, request.get("reason") or "no reason given"
+
+    def denied(self, denial: ToolDenial, at: datetime) -> None:
+        """A waiting call the run denied itself, at its review deadline."""
+        if denial.id not in self._approvals or denial.id not in self._waiting:
+            return
+        self._waiting.remove(denial.id)
+        call = self._approvals[denial.id]
+        call.outcome, call.closed_at, call.reason, call.decided_by = "denied", at, denial.reason, denial.by
 
     def scheduled(self, event_id: int, activity_id: str, request: ToolCallRequest, at: datetime) -> None:
         asked = self._approvals.get(request.approval or "")

@@ -396,6 +396,16 @@ async def tools(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+async def tools_deadline(client: Client, llm: ScriptedLLM) -> str:
+    """A tool call needing approval that nobody decides: denied at the review deadline."""
+    llm.script_stage("file", Reply(tool_calls=[("notes__add_note", {"topic": "tides", "text": "unattended"})]),
+                     "Could not file it.")
+    inp = stages(("file", "archivist")).model_copy(update={"review_deadline_seconds": 1, "on_review_deadline": "approve"})
+    handle = await baton.start_pipeline(client, inp, queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
 async def pipeline_forked(client: Client, llm: ScriptedLLM) -> str:
     """A fork after a pipeline's first stage with another model for a later stage; at
     its gate an edit, a skip with a person's output, another agent and another model."""
@@ -454,7 +464,7 @@ async def pipeline_by_reference(client: Client, llm: ScriptedLLM) -> str:
 
 
 # Scenarios whose worker needs more than the test agents.
-SCENARIO_ENV = {"tools": {"BATON_AGENTS": TOOL_AGENTS},
+SCENARIO_ENV = {"tools": {"BATON_AGENTS": TOOL_AGENTS}, "tools_deadline": {"BATON_AGENTS": TOOL_AGENTS},
                 "pipeline_by_reference": {"BATON_PAYLOAD_STORE": Path(tempfile.mkdtemp()).as_uri()}}
 
 SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
@@ -488,6 +498,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "flow_parts": flow_parts,
     "flow_continued": flow_continued,
     "tools": tools,
+    "tools_deadline": tools_deadline,
     "pipeline_forked": pipeline_forked,
     "flow_forked": flow_forked,
     "planned_forked": planned_forked,

@@ -212,6 +212,10 @@ async def test_at_the_review_deadline_a_waiting_tool_call_is_denied_not_run(dev_
     denial = tool_messages([r for r in llm.requests if r.stage == "file"][1])[0]["content"]
     assert denial.startswith("this call was denied and did not run: nobody approved it within 1s.")
     assert [(c.outcome, c.decided_by) for c in status.tool_calls] == [("denied", "review deadline")]
+    # The trace, read from the history alone, tells the same.
+    traced = (await baton.trace(dev_env.client, workflow_id)).tool_calls
+    assert [(c.outcome, c.decided_by, c.reason) for c in traced] == [("denied", "review deadline", "nobody approved it within 1s")]
+    assert traced[0].closed_at is not None and traced[0].closed_at >= traced[0].asked_at
 
 
 async def test_run_python_computes_in_a_separate_process_that_reaches_no_network_and_no_keys(dev_env, llm, task_queue,

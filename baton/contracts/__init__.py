@@ -517,7 +517,7 @@ from baton.contracts._flow import (Activation, AgentNode, AnswerRequest, CodeNod
                                   PatternNode)
 from baton.contracts._code import Catalog, CatalogRequest, CodeInfo, CodeRequest, CodeResult  # noqa: E402
 from baton.contracts._tools import (McpServerSpec, ToolApproval, ToolCallRequest,  # noqa: E402
-                                    ToolCallResult, ToolDecisionRequest, ToolInfo, ToolOutcome, ToolSettings,
+                                    ToolCallResult, ToolDecisionRequest, ToolDenial, ToolInfo, ToolOutcome, ToolSettings,
                                     ToolsRequest)
 from baton.contracts._fanout import FanOutInput, FanOutResult, TaskSpec  # noqa: E402
 from baton.contracts._hierarchical import HierarchicalInput, HierarchicalResult, PhaseOutcome  # noqa: E402

@@ -89,6 +89,15 @@ class ToolCallResult(Contract):
     is_error: bool = Field(default=False, description="The tool reported an error (an MCP tool's isError)")
 
 
+class ToolDenial(Contract):
+    """A waiting tool call denied by the run itself at its review deadline (in the memo:
+    a person's ``deny_tool`` is in the history already, as an update)."""
+
+    id: str = Field(description="The approval it waited for (tool-N)")
+    reason: str
+    by: str = Field(description="Who denied it: 'review deadline'")
+
+
 class ToolApproval(Contract):
     """A tool call waiting for a person (``approve_tool`` / ``deny_tool``)."""
 

@@ -12,8 +12,11 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from baton.contracts import RunInput, ToolApproval, ToolDecisionRequest
+from baton.contracts import RunInput, ToolApproval, ToolDecisionRequest, ToolDenial
 from baton.workflows.runtime.gates import STEADY_STATES, record_human_wait, wait_for_person
+
+# Patch (workflow.patched): a call denied at the review deadline is recorded in the memo.
+DENIAL_IN_MEMO = "baton-tool-denial-in-memo"
 
 
 @dataclass(frozen=True)
@@ -78,5 +81,9 @@ class ToolApprovals:
         record_human_wait(self._pattern, "tool", began)
         if not answered:
             deadline = limits.review_deadline_seconds or 0
-            return approval_id, Decision(False, f"nobody approved it within {deadline:g}s", by="review deadline")
+            denied = ToolDenial(id=approval_id, reason=f"nobody approved it within {deadline:g}s", by="review deadline")
+            if workflow.patched(DENIAL_IN_MEMO):
+                # The trace reads the history alone: without this the call looked still waiting.
+                workflow.upsert_memo({"tool_denied": denied.model_dump(mode="json")})
+            return approval_id, Decision(False, denied.reason, by=denied.by)
         return approval_id, self._decided.pop(approval_id)
