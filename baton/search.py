@@ -1,7 +1,8 @@
 """Baton's custom search attributes: filter runs in the Web UI and with
 ``temporal workflow list --query "BatonPattern = 'fan-out' AND BatonState = 'awaiting_review'"``.
 
-A fork started through Baton's client also names its source in ``BatonForkOf``.
+A fork also names its source in ``BatonForkOf`` (set by Baton's client, or by
+the run itself when another client started it).
 
 The embedded dev server registers them at start (and ``starter.py run`` adds them
 to a server whose database predates them); on another cluster register them

@@ -68,11 +68,12 @@ def build_worker(
     tools = tools or ToolActivities(registry, env)
     slots = int(env.get("BATON_MAX_CONCURRENT_AGENTS", "20"))
     eager_calls = _eager_calls(env, slots)
+    indexing = SearchAttributeCheck(client)
     return Worker(
         client,
         task_queue=task_queue(env),
         workflows=patterns.workflow_classes(),
-        activities=[agents.run_agent, agents.resolve_agents, agents.keep_context, SearchAttributeCheck(client).registered,
+        activities=[agents.run_agent, agents.resolve_agents, agents.keep_context, indexing.registered, indexing.fork_registered,
                     code_steps.run_code, code_steps.flow_catalog, tools.resolve_tools, tools.call_tool,
                     ForkLoader(client).load_fork, PayloadStoreCheck(client).threshold],
         # One slot per concurrent LLM call this worker may make.

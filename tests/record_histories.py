@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from baton import client as baton
 from baton import search
 from baton.content import content_pipeline
-from baton.contracts import PipelineInput, PlannedInput, StageSpec, Status
+from baton.contracts import ForkSpec, PipelineInput, PlannedInput, StageSpec, Status
 from baton.flows import builder
 from tests import flow_scenarios
 from tests.conftest import TEMPORAL_CLI, TOOL_AGENTS, real_worker
@@ -425,6 +425,18 @@ async def pipeline_forked(client: Client, llm: ScriptedLLM) -> str:
     return handle.id
 
 
+async def pipeline_forked_unindexed(client: Client, llm: ScriptedLLM) -> str:
+    """A fork started as the temporal CLI starts one, without search attributes: it
+    indexes itself, BatonForkOf included."""
+    plain = stages(("a", "researcher"), ("b", "writer"))
+    source = await baton.start(client, plain, workflow_id="pipeline_forked_unindexed-source", queue=QUEUE)
+    await baton.wait_result(client, source.id)
+    inp = plain.model_copy(update={"fork": ForkSpec(source=source.id, at="after a")})
+    handle = await client.start_workflow("PipelineWorkflow", inp, id="pipeline_forked_unindexed", task_queue=QUEUE)
+    await baton.wait_result(client, handle.id)
+    return handle.id
+
+
 async def flow_forked(client: Client, llm: ScriptedLLM) -> str:
     """The review loop example forked before its second pass (the loop where it was)."""
     flow_scenarios.script(llm, "review_loop")
@@ -500,6 +512,7 @@ SCENARIOS: dict[str, Callable[[Client, ScriptedLLM], Awaitable[str]]] = {
     "tools": tools,
     "tools_deadline": tools_deadline,
     "pipeline_forked": pipeline_forked,
+    "pipeline_forked_unindexed": pipeline_forked_unindexed,
     "flow_forked": flow_forked,
     "planned_forked": planned_forked,
     "pipeline_by_reference": pipeline_by_reference,

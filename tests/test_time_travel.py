@@ -22,6 +22,7 @@ from tests.conftest import real_worker
 from tests.flow_scenarios import PLAN, SCRIPTS, example, script
 from tests.llm_server import Reply, ScriptedLLM
 from tests.test_cli import doc_lines, ok, sh, until_state
+from tests.test_versioning import marker_of
 
 STAGES = ["gather", "draft", "polish", "sum"]
 
@@ -331,6 +332,10 @@ async def test_the_docs_and_starter_lines_fork_edit_diff_and_reseed(dev_env, llm
         assert third.outputs["draft"] == "A draft from a file."
         listed = await ok("temporal workflow list --query \"BatonForkOf = 'coast-1'\"", dev_env)
         assert "coast-3" in listed  # set by the client that started it
+        assert "coast-2" in listed  # set by the run itself: the temporal CLI started it without
+        history = await client.get_workflow_handle("coast-2").fetch_history()
+        markers = [marker_of(e) for e in history.events if e.HasField("marker_recorded_event_attributes")]
+        assert markers.index("patch baton-index-fork-of") < markers.index("core_local_activity"), markers  # test_versioning says why
         described = await client.get_workflow_handle("coast-3").describe()
         assert await described.static_summary() == "pipeline (fork of coast-1 @ after draft): Explain tides"
         assert described.memo  # the fork's memo names its source too

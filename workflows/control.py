@@ -150,7 +150,7 @@ class ControlPlane(Generic[I]):
         # just after it then replays without its marker (a non-determinism error).
         for patch in self.run_start_patches:
             workflow.patched(patch)
-        await publishing.index_own_run(self.pattern, self.run_state())
+        await publishing.index_own_run(self.pattern, self.run_state(), self.inp.fork.source if self.inp.fork else None)
         if self.inp.fork is not None:
             await self._begin_fork(self.inp.fork)
         return self.inp
