@@ -16,9 +16,10 @@ import baton
 # modules are among them: re-importing a run's pattern is what the SDK does by
 # default, and it cost every new run ~8 ms of the worker's CPU on its first workflow
 # task (the ``workflow.defn`` check of the class and its handlers, run again on the
-# fresh copy). Their code was already the only Baton workflow code the sandbox
-# restricted (the pattern files import the runtime passed through); ``strict``
-# keeps that check where it costs nothing, in the replay of every recorded history.
+# fresh copy). Their code was already the only Baton workflow code whose modules
+# the sandbox restricted (the pattern files import the runtime passed through; its
+# guard on builtins such as ``open`` still covers all of it); ``strict`` keeps that
+# check where it costs nothing, in the replay of every recorded history.
 # Patterns of one's own (BATON_PATTERNS) are re-imported for every run, as the SDK does.
 PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types",
                        *(f"baton.{m.name}" for m in pkgutil.iter_modules(baton.__path__) if m.name != "activities"))
