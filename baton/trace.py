@@ -365,22 +365,23 @@ class _ToolCalls:
         """An accepted approve_tool / deny_tool (its validator let it in: it named a waiting call,
         or there was exactly one)."""
         request = action.args[0] if action.args and isinstance(action.args[0], dict) else {}
-        approval_id = request.get("id") or (self._waiting[0] if self._waiting else None)
-        if approval_id not in self._approvals:
-            return
-        self._waiting.remove(approval_id)
-        call = self._approvals[approval_id]
-        call.decided_by = request.get("by") or action.identity
-        if action.name == "deny_tool":
-            call.outcome, call.closed_at, call.reason = "denied", action.at, request.get("reason") or "no reason given"
+        denied = (request.get("reason") or "no reason given") if action.name == "deny_tool" else None
+        self._close(request.get("id") or (self._waiting[0] if self._waiting else None),
+                    request.get("by") or action.identity, action.at, denied)
 
     def denied(self, denial: ToolDenial, at: datetime) -> None:
         """A waiting call the run denied itself, at its review deadline."""
-        if denial.id not in self._approvals or denial.id not in self._waiting:
+        self._close(denial.id, denial.by, at, denial.reason)
+
+    def _close(self, approval_id: str | None, by: str | None, at: datetime, denied: str | None) -> None:
+        """A waiting call decided by ``by``: denied (why: ``denied``), else approved, to run."""
+        if approval_id not in self._waiting:
             return
-        self._waiting.remove(denial.id)
-        call = self._approvals[denial.id]
-        call.outcome, call.closed_at, call.reason, call.decided_by = "denied", at, denial.reason, denial.by
+        self._waiting.remove(approval_id)
+        call = self._approvals[approval_id]
+        call.decided_by = by
+        if denied is not None:
+            call.outcome, call.closed_at, call.reason = "denied", at, denied
 
     def scheduled(self, event_id: int, activity_id: str, request: ToolCallRequest, at: datetime) -> None:
         asked = self._approvals.get(request.approval or "")
