@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import aiohttp
 import openai
 from temporalio.exceptions import ApplicationError
 
@@ -48,11 +49,22 @@ def classify(err: openai.OpenAIError, model: str, secrets: tuple[str, ...] = ())
     if isinstance(err, openai.APIStatusError):
         return for_status(err.status_code, f"{model}: HTTP {err.status_code}: {_short(_text_of(err), secrets)}",
                           err.response.headers)
-    if isinstance(err, openai.APITimeoutError):
+    failure = _transport_failure(err)
+    if isinstance(err, openai.APITimeoutError) and (failure is None or isinstance(failure, TimeoutError)):
         return ApplicationError(f"{model}: request timed out", type="ProviderTimeout")
     if isinstance(err, openai.APIConnectionError):
-        return ApplicationError(f"{model}: connection failed: {_short(str(err), secrets)}", type="ProviderUnreachable")
+        return ApplicationError(f"{model}: connection failed: {_short(str(failure or err), secrets)}", type="ProviderUnreachable")
     return ApplicationError(f"{model}: {type(err).__name__}: {_short(_text_of(err), secrets)}", type="ProviderError")
+
+
+def _transport_failure(err: BaseException) -> aiohttp.ClientError | None:
+    """The aiohttp error under a connection failure, when the worker's transport (openai's
+    aiohttp one) raised it. That transport labels every aiohttp connection error a connect
+    timeout, a refused connection or a server hanging up included: what it wraps says which."""
+    cause = err.__cause__
+    while cause is not None and not isinstance(cause, aiohttp.ClientError):
+        cause = cause.__cause__
+    return cause
 
 
 def for_status(status: int, message: str, headers=None) -> ApplicationError:

@@ -162,10 +162,10 @@ async def _lines(response: httpx2.Response) -> AsyncIterator[str]:
     try:
         async for line in response.aiter_lines():
             yield line
-    except httpx2.TimeoutException:
-        raise openai.APITimeoutError(request=response.request) from None
-    except httpx2.TransportError:
-        raise openai.APIConnectionError(request=response.request) from None
+    except httpx2.TimeoutException as err:
+        raise openai.APITimeoutError(request=response.request) from err  # the cause decides (errors.classify)
+    except httpx2.TransportError as err:
+        raise openai.APIConnectionError(request=response.request) from err
 
 
 async def _read_to_the_end(lines: AsyncIterator[str]) -> None:

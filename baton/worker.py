@@ -156,6 +156,7 @@ async def run_worker(env: Mapping[str, str] = os.environ) -> None:
         await stop.wait()
         log.info("worker stopping: finishing agent calls in flight")
     await tools.close()
+    await llm.close()
     telemetry.flush()
     log.info("worker stopped")
 

@@ -139,12 +139,14 @@ async def real_worker(client: Client, llm: ScriptedLLM, task_queue: str, **extra
     env = worker_env(llm, task_queue, **extra_env)
     registry = agent_registry(env)
     tools = ToolActivities(registry, env)
-    worker = build_worker(client, registry, make_openai_client(env), env, tools)
+    model = make_openai_client(env)
+    worker = build_worker(client, registry, model, env, tools)
     try:
         async with worker:
             yield worker
     finally:
         await tools.close()
+        await model.close()
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

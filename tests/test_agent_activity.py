@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
+import openai
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -20,15 +22,28 @@ def request(agent: str = "writer", **fields) -> AgentRequest:
     return AgentRequest(agent=spec, model=spec.model, goal="Explain tides", stage="draft", **fields)
 
 
+def model_client(base_url: str) -> openai.AsyncOpenAI:
+    """The worker's client (make_openai_client); ``async with`` it, so its HTTP session closes."""
+    return make_openai_client({"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "k"})
+
+
+@pytest.fixture
+async def model(llm: ScriptedLLM):
+    async with model_client(llm.base_url) as client:
+        yield client
+
+
 def activities_for(llm: ScriptedLLM) -> AgentActivities:
-    return AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}), agent_registry())
+    """For what makes no model call (its client's session opens at the first)."""
+    return AgentActivities(model_client(llm.base_url), agent_registry())
 
 
 async def run(llm: ScriptedLLM, req: AgentRequest, heartbeats: list | None = None):
     env = ActivityEnvironment()
     if heartbeats is not None:
         env.on_heartbeat = lambda *details: heartbeats.append(details)
-    return await env.run(activities_for(llm).run_agent, req)
+    async with model_client(llm.base_url) as client:
+        return await env.run(AgentActivities(client, agent_registry()).run_agent, req)
 
 
 async def test_streams_text_usage_and_heartbeats(llm: ScriptedLLM):
@@ -93,7 +108,20 @@ async def test_connection_drop_is_retryable(llm: ScriptedLLM):
     llm.script("draft", Reply(drop=True))
     with pytest.raises(ApplicationError) as caught:
         await run(llm, request())
-    assert caught.value.type in ("ProviderUnreachable", "HTTP500") and not caught.value.non_retryable
+    assert caught.value.type == "ProviderUnreachable" and not caught.value.non_retryable
+    assert "disconnected" in caught.value.message.lower()
+
+
+async def test_a_refused_connection_is_unreachable_not_a_timeout():
+    # The worker's transport (openai's aiohttp one) labels every connection failure a timeout.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens on it
+    async with model_client(f"http://127.0.0.1:{port}/v1") as client:
+        with pytest.raises(ApplicationError) as caught:
+            await ActivityEnvironment().run(AgentActivities(client, agent_registry()).run_agent, request())
+    assert caught.value.type == "ProviderUnreachable" and not caught.value.non_retryable
+    assert "connect" in caught.value.message.lower()
 
 
 async def test_empty_answer_is_retryable(llm: ScriptedLLM):
@@ -118,16 +146,17 @@ async def test_structured_output_falls_back_to_json_object_when_rejected():
     llm = ScriptedLLM(reject_json_schema=True).start()
     try:
         llm.script("draft", "```json\n" + CRITIQUE + "\n```")
-        activities = activities_for(llm)
-        env = ActivityEnvironment()
-        result = await env.run(activities.run_agent, request("critic"))
-        assert result.data["score"] == 6
-        kinds = [r.body["response_format"]["type"] for r in llm.requests]
-        assert kinds == ["json_schema", "json_object"]
-        assert llm.requests[1].body["response_format"]["schema"]["title"] == "Critique"
-        # The worker remembers: the next call goes straight to json_object.
-        llm.script("draft", CRITIQUE)
-        await env.run(activities.run_agent, request("critic"))
+        async with model_client(llm.base_url) as client:
+            activities = AgentActivities(client, agent_registry())
+            env = ActivityEnvironment()
+            result = await env.run(activities.run_agent, request("critic"))
+            assert result.data["score"] == 6
+            kinds = [r.body["response_format"]["type"] for r in llm.requests]
+            assert kinds == ["json_schema", "json_object"]
+            assert llm.requests[1].body["response_format"]["schema"]["title"] == "Critique"
+            # The worker remembers: the next call goes straight to json_object.
+            llm.script("draft", CRITIQUE)
+            await env.run(activities.run_agent, request("critic"))
         assert [r.body["response_format"]["type"] for r in llm.requests][2:] == ["json_object"]
     finally:
         llm.stop()
@@ -187,12 +216,11 @@ async def test_tool_calls_stream_back_whole_and_earlier_turns_are_sent(llm: Scri
     assert sent["messages"][3] == {"role": "tool", "content": as_data("the researcher's facts"), "tool_call_id": "c1"}
 
 
-async def test_long_answers_become_artifacts_and_come_back_whole_as_context(llm: ScriptedLLM, tmp_path):
+async def test_long_answers_become_artifacts_and_come_back_whole_as_context(llm: ScriptedLLM, model, tmp_path):
     from baton.activities.artifacts import INLINE_CHARS, ArtifactStore
 
     store = ArtifactStore(tmp_path)
-    activities = AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}),
-                                 agent_registry(), store)
+    activities = AgentActivities(model, agent_registry(), store)
     long_text = "tides-follow-the-moon " * 200  # 4,400 characters in 200 pieces: within max_tokens
     llm.script("Your stage: draft", long_text)
     result = await ActivityEnvironment().run(activities.run_agent, request(artifact_key="run-1/draft-v1.md"))
@@ -244,14 +272,13 @@ async def test_any_model_provider_serves_the_agent_activity_through_the_seam():
     assert call.model == "test-model" and call.messages[0]["role"] == "system" and call.max_tokens == request().agent.max_tokens
 
 
-async def test_an_answer_is_kept_by_reference_and_a_later_call_reads_its_list_back(llm: ScriptedLLM, tmp_path):
+async def test_an_answer_is_kept_by_reference_and_a_later_call_reads_its_list_back(llm: ScriptedLLM, model, tmp_path):
     from baton.context_store import ContextStore
     from baton.blob_store import FolderBlobs
     from baton.temporal import data_converter
 
     store = ContextStore(FolderBlobs(tmp_path), data_converter({}))
-    agents = AgentActivities(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}),
-                             agent_registry(), context=store)
+    agents = AgentActivities(model, agent_registry(), context=store)
     llm.script("Your stage: draft", "Tides follow the moon. " * 20, "short")
     first = await ActivityEnvironment().run(agents.run_agent, request())
     assert first.ref and first.text == ("Tides follow the moon. " * 20).strip()

@@ -136,12 +136,12 @@ def test_a_key_echoed_anywhere_near_the_cut_leaks_no_fragment(at: int):
 
 def stream_of(llm: ScriptedLLM, timeout: float = 10.0):
     """The provider alone, as the agent activity drives it: the events of one call, or its failure."""
-    provider = OpenAIChatProvider(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}))
     call = ModelCall(model="test-model", messages=[{"role": "user", "content": "Your stage: draft"}], temperature=0.0,
                      max_tokens=200, timeout_seconds=timeout)
 
     async def events():
-        return [event async for event in provider.stream(call)]
+        async with make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}) as client:
+            return [event async for event in OpenAIChatProvider(client).stream(call)]
     return events()
 
 
@@ -166,9 +166,9 @@ async def test_an_error_event_mid_stream_is_classified_as_the_status_it_stands_f
 
 async def test_answers_read_to_their_end_keep_the_connection_for_the_next_call(llm: ScriptedLLM):
     # A response closed unread closes its connection: each call would then open a new one.
-    provider = OpenAIChatProvider(make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}))
     call = ModelCall(model="test-model", messages=[{"role": "user", "content": "Your stage: draft"}], temperature=0.0,
                      max_tokens=200, timeout_seconds=10)
-    for _ in range(3):
-        assert [event async for event in provider.stream(call)]
+    async with make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}) as client:
+        for _ in range(3):
+            assert [event async for event in OpenAIChatProvider(client).stream(call)]
     assert len({request.connection for request in llm.requests}) == 1

@@ -40,9 +40,11 @@ async def test_the_same_change_unguarded_breaks_them():
 
 async def test_runs_started_after_the_change_take_the_new_path(dev_env, llm, task_queue):
     env = worker_env(llm, task_queue)
-    agents = AgentActivities(make_openai_client(env), agent_registry())
-    async with Worker(dev_env.client, task_queue=task_queue, workflows=[PatchedPipeline],
-                      activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(dev_env.client).registered], workflow_runner=workflow_runner()):
+    model = make_openai_client(env)
+    agents = AgentActivities(model, agent_registry())
+    async with model, Worker(dev_env.client, task_queue=task_queue, workflows=[PatchedPipeline],
+                             activities=[agents.run_agent, agents.resolve_agents, SearchAttributeCheck(dev_env.client).registered],
+                             workflow_runner=workflow_runner()):
         handle = await baton.start(dev_env.client, PipelineInput(goal="Explain tides", stages=[StageSpec(name="draft", agent="writer")]),
                                    queue=task_queue)
         result = await baton.wait_result(dev_env.client, handle.id)
