@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from baton import code
 from baton.activities.code import call_function
+from baton.activities.heartbeat import heartbeats
 from baton.activities.mcp import McpConnections
 from baton.agents import AgentRegistry
 from baton.contracts import RetrySpec, ToolCallRequest, ToolCallResult, ToolInfo, ToolsRequest
@@ -97,18 +98,20 @@ class ToolActivities:
                                                      agent=request.agent, stage=request.step, tool=tool.name,
                                                      attempt=info.attempt):
             log.debug("tool call started")
-            if tool.kind == "function":
-                try:
-                    result = await asyncio.wait_for(
-                        call_function(tool.name, request.arguments, f"{request.agent} · {request.step}"),
-                        tool.timeout_seconds)
-                except TimeoutError:  # a blocking function's thread cannot be stopped: it is left to finish
-                    raise ApplicationError(f"{tool.name} did not finish within {tool.timeout_seconds:g}s",
-                                           type="ToolTimeout") from None
-                answer = ToolCallResult(text=result.text)
-            else:
-                answer = await self.mcp.call(tool.server or "", tool.remote_name or "", request.arguments,
-                                             tool.timeout_seconds)
+            async with heartbeats():  # a dead worker's call is retried after the agent's heartbeat timeout
+                answer = await self._call(request)
             log.info("tool call finished", is_error=answer.is_error, chars=len(answer.text))
             return answer
+
+    async def _call(self, request: ToolCallRequest) -> ToolCallResult:
+        tool = request.tool
+        if tool.kind != "function":
+            return await self.mcp.call(tool.server or "", tool.remote_name or "", request.arguments, tool.timeout_seconds)
+        try:
+            result = await asyncio.wait_for(call_function(tool.name, request.arguments, f"{request.agent} · {request.step}"),
+                                            tool.timeout_seconds)
+        except TimeoutError:  # a blocking function's thread cannot be stopped: it is left to finish
+            raise ApplicationError(f"{tool.name} did not finish within {tool.timeout_seconds:g}s",
+                                   type="ToolTimeout") from None
+        return ToolCallResult(text=result.text)
 

@@ -7,7 +7,7 @@ import asyncio
 import signal
 
 from baton import client as baton
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 
 from baton.contracts import PipelineInput, StageSpec
 from tests.conftest import TOOL_AGENTS, spawn_worker
@@ -79,6 +79,13 @@ async def test_worker_killed_between_tool_calls_repeats_no_completed_turn_or_cal
     assert log.count("slow_step 1 started") == 1
     assert (log.count("slow_step 2 started"), log.count("slow_step 2 done")) == (2, 1)
     assert llm.stage_calls("steps") == 3  # three model turns, each asked once
+    # The dead worker's tool call was noticed by its missing heartbeats (the stepper's 2 s),
+    # not at the tool's own timeout (slow_step's 4 s, and the 2 s margin).
+    history = await dev_env.client.get_workflow_handle(handle.id).fetch_history()
+    retried = [e.activity_task_started_event_attributes for e in history.events
+               if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and e.activity_task_started_event_attributes.attempt == 2]
+    assert len(retried) == 1
+    assert retried[0].last_failure.timeout_failure_info.timeout_type == TimeoutType.TIMEOUT_TYPE_HEARTBEAT
 
 
 async def test_worker_killed_mid_short_call_makes_its_workflow_tasks_short_calls_again(dev_env, llm, task_queue, tmp_path):

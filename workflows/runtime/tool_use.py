@@ -105,6 +105,9 @@ class ToolUse:
                                          approval=approval),
                 result_type=ToolCallResult,
                 start_to_close_timeout=timedelta(seconds=tool.timeout_seconds + TIMEOUT_MARGIN_SECONDS),
+                # The call heartbeats as its agent's do: a dead worker's call is retried after the
+                # agent's heartbeat_seconds, not at the tool's whole timeout.
+                heartbeat_timeout=timedelta(seconds=request.agent.heartbeat_seconds),
                 retry_policy=retry_policy(tool.retry),
                 summary=f"{agent} · {tool.name}",
             )
