@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 from compose_spec import PyCompose
 
 from tests.conftest import REPO_ROOT
@@ -27,6 +28,16 @@ def test_parser_rejects_what_compose_rejects():
     # Proof that the parser above is strict, so the green test means something.
     with pytest.raises(ValueError, match="bogus"):
         PyCompose.from_yaml("services:\n  a:\n    image: x\n    bogus: 1\n")
+
+
+def test_the_cluster_dispatches_agent_calls_eagerly():
+    # Off by default on a Temporal server (on in the embedded dev server): without it
+    # BATON_EAGER_AGENTS does nothing and every call goes through the task queue.
+    temporal = SERVICES["temporal"]
+    path = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    mounted = {target: source for source, target, *_ in (volume.split(":") for volume in temporal["volumes"])}
+    config = yaml.safe_load((REPO_ROOT / mounted[path]).read_text())
+    assert config["system.enableActivityEagerExecution"] == [{"value": True}]
 
 
 def test_every_dependency_names_a_service():
