@@ -43,14 +43,21 @@ const handle = await client.workflow.start('PipelineWorkflow', {
   args: [input], taskQueue, workflowId: id, staticSummary: 'pipeline: Explain tides',
 });
 
+// The agent calls in flight, from the run's pending activities.
+async function agentCalls() {
+  const description = await handle.describe();
+  return (description.raw.pendingActivities ?? []).filter((activity) => activity.activityType?.name === 'run_agent');
+}
+// Paused once research's call is in flight: a pause that reached the run before its
+// first workflow task would hold research at its gate, with no answer being written.
+for (let i = 0; i < 300 && (await agentCalls()).length === 0; i++) await sleep(20);
 await handle.signal('pause');
 say('paused', (await until(handle, (s) => s.state === 'paused', 'pause')).state);
 
 // The answer research is writing, from its call's heartbeat details (docs/clients.md).
 async function live() {
-  const description = await handle.describe();
-  for (const activity of description.raw.pendingActivities ?? []) {
-    if (activity.activityType?.name !== 'run_agent' || !activity.heartbeatDetails) continue;
+  for (const activity of await agentCalls()) {
+    if (!activity.heartbeatDetails) continue;
     const [answer] = activity.heartbeatDetails.payloads.map((p) => defaultPayloadConverter.fromPayload(p));
     if (answer.chars > 0) return answer;
   }
