@@ -5,7 +5,6 @@ of agent or model; the real worker, the real ``openai`` client."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
