@@ -58,14 +58,14 @@ async def breakdown(stack: Stack, workflow_id: str) -> dict[str, float]:
     return {name: round(statistics.median(values), 1) for name, values in parts.items()}
 
 
-def sdk_timings(metrics: str, seconds: bool) -> dict[str, float]:
+def sdk_timings(metrics: str) -> dict[str, float]:
     """Mean milliseconds per task of each of ``SDK_TIMINGS``, from a Prometheus scrape."""
     found = {}
     for label, metric, operation in SDK_TIMINGS:
         where = f'[^}}]*operation="{operation}"' if operation else ""
         sums, counts = ([float(v) for v in re.findall(rf"^{metric}_{part}{{{where}[^}}]*}} (\S+)$", metrics, re.M)]
                         for part in ("sum", "count"))
-        found[label] = round(sum(sums) / max(sum(counts), 1) * (1000 if seconds else 1), 1)
+        found[label] = round(sum(sums) / max(sum(counts), 1) * 1000, 2)
     return found
 
 
@@ -83,12 +83,15 @@ async def floor_runs(stack: Stack, sdk: bool) -> None:
     if sdk:  # the floor's worker runs in this process: a client on a runtime that serves metrics
         from temporalio.client import Client
         from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+        # Durations as seconds, as Baton's worker exports them (baton/telemetry.py): in milliseconds the
+        # core records whole ones, and a no-op activity's time reads 0.
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}",
+                                                                             durations_as_seconds=True)))
         client = await Client.connect(stack.address, runtime=runtime)
     for run, workflow_id in enumerate(await run_floor(stack, STAGES, RUNS, client), 1):
         print(line(f"floor run {run} (no-op activity)", await breakdown(stack, workflow_id)), flush=True)
     if sdk:
-        print(line("floor SDK, mean per task", sdk_timings(scrape(port), seconds=False)), flush=True)
+        print(line("floor SDK, mean per task", sdk_timings(scrape(port))), flush=True)
 
 
 async def main(worker_env: dict[str, str], floor: bool, sdk: bool) -> None:
@@ -102,7 +105,7 @@ async def main(worker_env: dict[str, str], floor: bool, sdk: bool) -> None:
             workflow_id = await measures.run_pipeline(stack, STAGES)
             print(line(f"baton run {run}", await breakdown(stack, workflow_id)), flush=True)
         if sdk:
-            print(line("baton SDK, mean per task", sdk_timings(scrape(port), seconds=True)), flush=True)
+            print(line("baton SDK, mean per task", sdk_timings(scrape(port))), flush=True)
         if floor:
             await floor_runs(stack, sdk)
     finally:
