@@ -26,11 +26,11 @@ async def live_heartbeats(seconds: float, parts: list[str], live: LiveAnswer) ->
     """Heartbeat every ``seconds`` while the block runs, whether the server is still
     thinking (long prompts, reasoning models) or streaming. Not once per chunk: that
     cost 3% of the worker's time at 90 calls/s and proved nothing this does not."""
-    def answer_so_far() -> LiveAnswer:
+    def answer_so_far() -> tuple[LiveAnswer]:
         # Details are not history events; the worker sends the latest to the server at
         # most every BATON_LIVE_SECONDS.
         text = "".join(parts)
-        return live.model_copy(update={"chars": len(text), "tail": text[-LIVE_TAIL_CHARS:]})
+        return (live.model_copy(update={"chars": len(text), "tail": text[-LIVE_TAIL_CHARS:]}),)
 
     async with _beating(seconds, answer_so_far):
         yield
@@ -44,12 +44,13 @@ async def heartbeats() -> AsyncIterator[None]:
     if not timeout:
         yield
         return
-    async with _beating(timeout.total_seconds() / 3, lambda: None):
+    async with _beating(timeout.total_seconds() / 3, tuple):
         yield
 
 
 @contextlib.asynccontextmanager
-async def _beating(seconds: float, details: Callable[[], object]) -> AsyncIterator[None]:
+async def _beating(seconds: float, details: Callable[[], tuple[object, ...]]) -> AsyncIterator[None]:
+    """Heartbeat with ``details()`` every ``seconds`` while the block runs (a local activity: none)."""
     if activity.info().is_local:
         yield
         return
@@ -78,8 +79,7 @@ def breaker_wait(info: activity.Info) -> float:
     return round(waited, 3)
 
 
-async def _heartbeat_every(seconds: float, details: Callable[[], object]) -> None:
+async def _heartbeat_every(seconds: float, details: Callable[[], tuple[object, ...]]) -> None:
     while True:
         await asyncio.sleep(seconds)
-        detail = details()
-        activity.heartbeat(*(() if detail is None else (detail,)))
+        activity.heartbeat(*details())

@@ -46,9 +46,10 @@ class SearchAttributeCheck:
         return search.FORK_OF.name in await self._registered_names()
 
     async def _registered_names(self) -> set[str]:
-        complete = self._names is not None and all(key.name in self._names for key in search.ATTRIBUTES)
-        if self._names is not None and (complete or time.monotonic() - self._asked_at < RECHECK_SECONDS):
-            return self._names
+        if self._names is not None:
+            complete = all(key.name in self._names for key in search.ATTRIBUTES)
+            if complete or time.monotonic() - self._asked_at < RECHECK_SECONDS:
+                return self._names
         namespace = self._client.namespace
         try:
             reply = await self._client.operator_service.list_search_attributes(

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import openai
 import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -120,6 +121,12 @@ def task_queue() -> str:
 
 # Tests write only to temporary folders: artifacts of every worker the suite runs go here.
 TEST_ARTIFACTS = Path(tempfile.mkdtemp(prefix="baton-test-artifacts-"))
+
+
+def model_client(base_url: str) -> openai.AsyncOpenAI:
+    """The worker's client (make_openai_client) for a test server; ``async with`` it, so its
+    HTTP session closes."""
+    return make_openai_client({"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "k"})
 
 
 def worker_env(llm: ScriptedLLM, task_queue: str, **extra: str) -> dict[str, str]:

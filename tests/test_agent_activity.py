@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
-import openai
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -13,18 +11,13 @@ from temporalio.testing import ActivityEnvironment
 from baton.activities.agent import AgentActivities, make_openai_client
 from baton.activities.prompts import as_data
 from baton.contracts import AgentRequest, ContextItem, ResolveAgentsRequest
-from tests.conftest import agent_registry
+from tests.conftest import agent_registry, free_port, model_client
 from tests.llm_server import Reply, ScriptedLLM
 
 
 def request(agent: str = "writer", **fields) -> AgentRequest:
     spec = agent_registry().get(agent)
     return AgentRequest(agent=spec, model=spec.model, goal="Explain tides", stage="draft", **fields)
-
-
-def model_client(base_url: str) -> openai.AsyncOpenAI:
-    """The worker's client (make_openai_client); ``async with`` it, so its HTTP session closes."""
-    return make_openai_client({"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "k"})
 
 
 @pytest.fixture
@@ -114,10 +107,7 @@ async def test_connection_drop_is_retryable(llm: ScriptedLLM):
 
 async def test_a_refused_connection_is_unreachable_not_a_timeout():
     # The worker's transport (openai's aiohttp one) labels every connection failure a timeout.
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]  # nothing listens on it
-    async with model_client(f"http://127.0.0.1:{port}/v1") as client:
+    async with model_client(f"http://127.0.0.1:{free_port()}/v1") as client:  # nothing listens on it
         with pytest.raises(ApplicationError) as caught:
             await ActivityEnvironment().run(AgentActivities(client, agent_registry()).run_agent, request())
     assert caught.value.type == "ProviderUnreachable" and not caught.value.non_retryable

@@ -14,14 +14,13 @@ import openai
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from baton.activities.agent import make_openai_client
 from baton.activities.errors import classify
 from baton.activities.provider import ModelCall, OpenAIChatProvider
 from baton.contracts import PipelineInput, StageSpec, Status
 from baton.trace import build_trace
 from baton.trace_render import render
 from baton.workflows.details import step_line
-from tests.conftest import agent_registry, real_worker
+from tests.conftest import agent_registry, model_client, real_worker
 from tests.llm_server import Reply, ScriptedLLM
 from tests.test_agent_activity import request, run
 
@@ -140,7 +139,7 @@ def stream_of(llm: ScriptedLLM, timeout: float = 10.0):
                      max_tokens=200, timeout_seconds=timeout)
 
     async def events():
-        async with make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}) as client:
+        async with model_client(llm.base_url) as client:
             return [event async for event in OpenAIChatProvider(client).stream(call)]
     return events()
 
@@ -168,7 +167,7 @@ async def test_answers_read_to_their_end_keep_the_connection_for_the_next_call(l
     # A response closed unread closes its connection: each call would then open a new one.
     call = ModelCall(model="test-model", messages=[{"role": "user", "content": "Your stage: draft"}], temperature=0.0,
                      max_tokens=200, timeout_seconds=10)
-    async with make_openai_client({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k"}) as client:
+    async with model_client(llm.base_url) as client:
         for _ in range(3):
             assert [event async for event in OpenAIChatProvider(client).stream(call)]
     assert len({request.connection for request in llm.requests}) == 1
